@@ -1,0 +1,152 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+)
+
+// TemporalBinHint says how to get the Temporal CLI when it is missing.
+const TemporalBinHint = "make tools   (runs: GOBIN=$PWD/.tools/bin go install github.com/temporalio/cli/cmd/temporal@v1.5.1)"
+
+// Temporal is a running `temporal server start-dev`.
+type Temporal struct {
+	// HostPort is the frontend gRPC address, e.g. 127.0.0.1:7233.
+	HostPort string
+	// UIURL is the Web UI address, empty when headless.
+	UIURL     string
+	Namespace string
+	LogFile   string
+
+	proc *child
+}
+
+func startTemporal(ctx context.Context, o *Options, dir string) (*Temporal, error) {
+	bin, err := lookBin(o.TemporalBin, temporalCandidates(), TemporalBinHint)
+	if err != nil {
+		return nil, fmt.Errorf("temporal CLI %w", err)
+	}
+	port, err := pickPort(o.TemporalPort)
+	if err != nil {
+		return nil, err
+	}
+	httpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	metricsPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	t := &Temporal{HostPort: fmt.Sprintf("127.0.0.1:%d", port), Namespace: "default", LogFile: filepath.Join(dir, "temporal.log")}
+	args := []string{"server", "start-dev",
+		"--ip", "127.0.0.1",
+		"--port", strconv.Itoa(port),
+		"--http-port", strconv.Itoa(httpPort),
+		"--metrics-port", strconv.Itoa(metricsPort),
+		"--db-filename", filepath.Join(dir, "temporal.db"),
+		"--log-level", "warn",
+		// The dev server's defaults throttle a single namespace well below what
+		// the bridge can push; raise them so benchmarks measure Sluice.
+		"--dynamic-config-value", "frontend.namespaceRPS=20000",
+		"--dynamic-config-value", "frontend.rps=20000",
+	}
+	if o.Headless {
+		args = append(args, "--headless")
+	} else {
+		uiPort, err := pickPort(o.TemporalUIPort)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--ui-port", strconv.Itoa(uiPort))
+		t.UIURL = fmt.Sprintf("http://127.0.0.1:%d", uiPort)
+	}
+	logf, err := os.OpenFile(t.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child holds its own descriptor
+	if t.proc, err = startChild("temporal", logf, bin, args...); err != nil {
+		return nil, err
+	}
+	if err := t.waitReady(ctx); err != nil {
+		_ = t.proc.stop(5 * time.Second)
+		return nil, fmt.Errorf("temporal dev server not ready: %w\n%s", err, tailFile(t.LogFile, 2048))
+	}
+	return t, nil
+}
+
+func (t *Temporal) waitReady(ctx context.Context) error {
+	var last error
+	for {
+		if !t.proc.running() {
+			return fmt.Errorf("exited: %v", t.proc.err)
+		}
+		c, err := client.Dial(client.Options{HostPort: t.HostPort, Namespace: t.Namespace, Logger: quietLogger{}})
+		if err == nil {
+			_, err = c.CheckHealth(ctx, &client.CheckHealthRequest{})
+			if err == nil {
+				_, err = c.WorkflowService().GetSystemInfo(ctx, nil)
+			}
+			c.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		last = err
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), last)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Stop terminates the dev server; its SQLite file stays.
+func (t *Temporal) Stop() error { return t.proc.stop(10 * time.Second) }
+
+// temporalCandidates finds the CLI built by `make tools` from any directory
+// inside the repository (tests run from their package folder), then PATH.
+func temporalCandidates() []string {
+	var out []string
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			p := filepath.Join(d, ".tools", "bin", "temporal")
+			if _, err := os.Stat(p); err == nil {
+				out = append(out, p)
+				break
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return append(out, "temporal")
+}
+
+func tailFile(path string, n int64) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > n {
+		_, _ = f.Seek(st.Size()-n, 0)
+	}
+	b := make([]byte, n)
+	k, _ := f.Read(b)
+	return string(b[:k])
+}
+
+// quietLogger drops the SDK's logs during readiness polling.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}

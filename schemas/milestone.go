@@ -1,0 +1,88 @@
+package schemas
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+)
+
+// Milestone is what an entity workflow emits back to Kafka. Its ID is stable
+// across activity retries and Continue-As-New (workflow id + sequence), so a
+// downstream consumer can drop duplicates by ID alone.
+type Milestone struct {
+	ID         string          `json:"id"`
+	EntityID   string          `json:"entity_id"`
+	WorkflowID string          `json:"workflow_id"`
+	Workflow   string          `json:"workflow_type"`
+	Name       string          `json:"name"`
+	Seq        int64           `json:"seq"`
+	Time       time.Time       `json:"time"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	// Cause is the input event that led to this milestone, if any.
+	Cause *Cause `json:"cause,omitempty"`
+}
+
+// Cause names the Kafka record behind a milestone.
+type Cause struct {
+	EventID   string `json:"event_id"`
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// MilestoneID is the stable id of the seq-th milestone of a workflow.
+func MilestoneID(workflowID string, seq int64) string {
+	return fmt.Sprintf("%s#%d", workflowID, seq)
+}
+
+// MilestoneEvent renders m as a structured-mode CloudEvent.
+func MilestoneEvent(m Milestone) ([]byte, error) {
+	type ext struct {
+		Event
+		Seq        int64  `json:"sluiceseq"`
+		WorkflowID string `json:"sluiceworkflowid"`
+		Cause      *Cause `json:"sluicecause,omitempty"`
+	}
+	return json.Marshal(ext{
+		Event: Event{
+			SpecVersion:     SpecVersion,
+			ID:              m.ID,
+			Source:          "sluice/" + m.Workflow,
+			Type:            m.Name,
+			Subject:         m.EntityID,
+			Time:            m.Time,
+			DataContentType: "application/json",
+			Data:            m.Data,
+		},
+		Seq:        m.Seq,
+		WorkflowID: m.WorkflowID,
+		Cause:      m.Cause,
+	})
+}
+
+// DecodeMilestoneEvent is the inverse of MilestoneEvent, for consumers of the
+// milestone topic.
+func DecodeMilestoneEvent(b []byte) (Milestone, error) {
+	var v struct {
+		Event
+		Seq        int64  `json:"sluiceseq"`
+		WorkflowID string `json:"sluiceworkflowid"`
+		Cause      *Cause `json:"sluicecause"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return Milestone{}, err
+	}
+	return Milestone{
+		ID: v.ID, EntityID: v.Subject, WorkflowID: v.WorkflowID, Workflow: trimSource(v.Source),
+		Name: v.Type, Seq: v.Seq, Time: v.Time, Data: v.Data, Cause: v.Cause,
+	}, nil
+}
+
+func trimSource(s string) string {
+	const p = "sluice/"
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}

@@ -1,0 +1,251 @@
+package workflows
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Event is one input event as a domain's apply function sees it.
+type Event struct {
+	ID         string
+	Type       string
+	Source     string
+	Data       json.RawMessage
+	ProducedAt time.Time
+	Topic      string
+	Partition  int32
+	Offset     int64
+}
+
+// Emit is a milestone an apply function asks for; Data is encoded as JSON.
+type Emit struct {
+	Name string
+	Data any
+}
+
+// ApplyFunc applies one event to the state and returns the milestones it
+// causes. It must be pure: the same state and event give the same result. An
+// error rejects the event: the state is left as the function left it (so
+// validate before mutating) and a "sluice.event_rejected" milestone says why.
+type ApplyFunc[S any] func(s *S, ev Event) ([]Emit, error)
+
+// Domain describes one kind of entity.
+type Domain[S any] struct {
+	// Type is the Temporal workflow type name.
+	Type string
+	// New returns the state of an entity seen for the first time.
+	New func(entityID string) S
+	// Apply maps event types to their apply functions. Events of other types
+	// are rejected with a milestone, never left to block the entity.
+	Apply map[string]ApplyFunc[S]
+	// MaxSignalsPerRun is the signal count after which the workflow continues
+	// as new, overriding the default 2,000 (Temporal rejects signals past
+	// 10,000 per execution). Temporal's own suggestion also triggers it.
+	MaxSignalsPerRun int
+}
+
+// RejectedMilestone is emitted for an event the domain refused.
+const RejectedMilestone = "sluice.event_rejected"
+
+// StartArgs is what the bridge passes when its Signal-With-Start creates the
+// workflow; it decodes as an EntityInput with no carried state.
+func StartArgs(entityID string) any {
+	return struct {
+		EntityID string `json:"entity_id"`
+	}{entityID}
+}
+
+// EntityInput starts (or continues) an entity workflow.
+type EntityInput[S any] struct {
+	EntityID string `json:"entity_id"`
+	// Carried across Continue-As-New; nil on the first run.
+	Carry *Carry[S] `json:"carry,omitempty"`
+}
+
+// Carry is the state that survives Continue-As-New.
+type Carry[S any] struct {
+	State        S                `json:"state"`
+	Marks        map[string]int64 `json:"marks"`
+	MilestoneSeq int64            `json:"milestone_seq"`
+	Status       Status           `json:"status"`
+}
+
+// Status is what the status query returns.
+type Status struct {
+	EntityID     string           `json:"entity_id"`
+	Applied      int64            `json:"applied"`    // events applied, over all runs
+	Rejected     int64            `json:"rejected"`   // events the domain refused
+	Duplicates   int64            `json:"duplicates"` // redeliveries dropped by the marks
+	Signals      int64            `json:"signals"`    // batches received, over all runs
+	Runs         int64            `json:"runs"`       // Continue-As-New count + 1
+	MilestoneSeq int64            `json:"milestone_seq"`
+	Marks        map[string]int64 `json:"marks"` // "topic/partition" -> last applied offset
+}
+
+const defaultMaxSignalsPerRun = 2000
+
+// MarkKey names a (topic, partition) high-water mark.
+func MarkKey(topic string, partition int32) string {
+	return topic + "/" + strconv.FormatInt(int64(partition), 10)
+}
+
+type entity[S any] struct {
+	d       *Domain[S]
+	info    *workflow.Info
+	state   S
+	status  Status
+	pending []schemas.Milestone
+}
+
+// Workflow is the Temporal workflow function; register it with
+// worker.RegisterWorkflowWithOptions under the name d.Type.
+func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
+	e := &entity[S]{d: d, info: workflow.GetInfo(ctx)}
+	if in.Carry != nil {
+		e.state, e.status = in.Carry.State, in.Carry.Status
+	} else {
+		e.state = d.New(in.EntityID)
+		e.status = Status{EntityID: in.EntityID, Marks: map[string]int64{}}
+	}
+	e.status.Runs++
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (S, error) { return e.state, nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return e.status, nil }); err != nil {
+		return err
+	}
+
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    200 * time.Millisecond,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Second,
+			// Unlimited attempts: a milestone is never dropped; ids make retries safe.
+		},
+	})
+	limit := d.MaxSignalsPerRun
+	if limit <= 0 {
+		limit = defaultMaxSignalsPerRun
+	}
+	ch := workflow.GetSignalChannel(ctx, schemas.SignalName)
+	signalsThisRun := 0
+	for {
+		var b schemas.SignalBatch
+		ch.Receive(ctx, &b)
+		e.applyBatch(ctx, &b)
+		signalsThisRun++
+		signalsThisRun += e.drain(ctx, ch)
+		if err := e.publish(ctx); err != nil {
+			return err
+		}
+		if signalsThisRun >= limit || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Signals that arrived while the last publish ran are still in the
+			// channel; Continue-As-New would lose them. Drain until a drain finds
+			// nothing, with no blocking call in between.
+			for e.drain(ctx, ch) > 0 {
+				if err := e.publish(ctx); err != nil {
+					return err
+				}
+			}
+			return workflow.NewContinueAsNewError(ctx, d.Type, EntityInput[S]{
+				EntityID: e.status.EntityID,
+				Carry:    &Carry[S]{State: e.state, Marks: e.status.Marks, MilestoneSeq: e.status.MilestoneSeq, Status: e.status},
+			})
+		}
+	}
+}
+
+// drain applies every signal already buffered, without blocking.
+func (e *entity[S]) drain(ctx workflow.Context, ch workflow.ReceiveChannel) int {
+	n := 0
+	for {
+		var b schemas.SignalBatch
+		if !ch.ReceiveAsync(&b) {
+			return n
+		}
+		e.applyBatch(ctx, &b)
+		n++
+	}
+}
+
+func (e *entity[S]) applyBatch(ctx workflow.Context, b *schemas.SignalBatch) {
+	e.status.Signals++
+	key := MarkKey(b.Topic, b.Partition)
+	mark, seen := e.status.Marks[key]
+	for i := range b.Events {
+		be := &b.Events[i]
+		if seen && be.Offset <= mark {
+			e.status.Duplicates++
+			continue
+		}
+		ev := Event{
+			ID: be.ID, Type: be.Type, Source: be.Source, Data: be.Data,
+			ProducedAt: time.UnixMicro(be.ProducedAtUs).UTC(),
+			Topic:      b.Topic, Partition: b.Partition, Offset: be.Offset,
+		}
+		cause := &schemas.Cause{EventID: be.ID, Topic: b.Topic, Partition: b.Partition, Offset: be.Offset}
+		emits, err := e.apply(ev)
+		if err != nil {
+			e.status.Rejected++
+			e.emit(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"event_id": ev.ID, "event_type": ev.Type, "reason": err.Error()}}, cause)
+		} else {
+			e.status.Applied++
+			for _, em := range emits {
+				e.emit(ctx, em, cause)
+			}
+		}
+		mark, seen = be.Offset, true
+		e.status.Marks[key] = mark
+	}
+}
+
+func (e *entity[S]) apply(ev Event) (emits []Emit, err error) {
+	fn, ok := e.d.Apply[ev.Type]
+	if !ok {
+		return nil, fmt.Errorf("unknown event type %q for %s", ev.Type, e.d.Type)
+	}
+	defer func() {
+		// A panicking apply function must not wedge the entity: treat it as a rejection.
+		if r := recover(); r != nil {
+			emits, err = nil, fmt.Errorf("apply %s panicked: %v", ev.Type, r)
+		}
+	}()
+	return fn(&e.state, ev)
+}
+
+func (e *entity[S]) emit(ctx workflow.Context, em Emit, cause *schemas.Cause) {
+	data, err := json.Marshal(em.Data)
+	if err != nil {
+		data, _ = json.Marshal(map[string]string{"encode_error": err.Error()})
+	}
+	e.status.MilestoneSeq++
+	e.pending = append(e.pending, schemas.Milestone{
+		ID:         schemas.MilestoneID(e.info.WorkflowExecution.ID, e.status.MilestoneSeq),
+		EntityID:   e.status.EntityID,
+		WorkflowID: e.info.WorkflowExecution.ID,
+		Workflow:   e.d.Type,
+		Name:       em.Name,
+		Seq:        e.status.MilestoneSeq,
+		Time:       workflow.Now(ctx).UTC(),
+		Data:       data,
+		Cause:      cause,
+	})
+}
+
+// publish sends the pending milestones in one activity call.
+func (e *entity[S]) publish(ctx workflow.Context) error {
+	if len(e.pending) == 0 {
+		return nil
+	}
+	ms := e.pending
+	e.pending = nil
+	return workflow.ExecuteActivity(ctx, PublishMilestonesActivity, ms).Get(ctx, nil)
+}

@@ -1,0 +1,45 @@
+// Package workflows is the entity-workflow framework. A domain declares a
+// state type and a pure apply function per event type in a [Domain]; the
+// framework supplies the Temporal workflow around it: coalesced batches in by
+// signal, duplicates dropped by per-partition high-water marks, milestones
+// out through the [Activities] (a [MilestonePublisher] does the producing),
+// queries, and Continue-As-New that carries everything across.
+//
+// Workflow code here is deterministic: no I/O, clocks, randomness or map
+// iteration order reaches a command.
+package workflows
+
+import (
+	"context"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// MilestonePublisher produces milestones to the milestone topic. The bridge
+// implements it with Kafka; tests may use a fake.
+//
+// Publish must return only once every milestone is durably written (or fail),
+// must keep the given order per entity, and may be called again with the same
+// milestones after a failure or retry: duplicates carry the same stable ID.
+type MilestonePublisher interface {
+	Publish(ctx context.Context, ms []schemas.Milestone) error
+}
+
+// Activity and query names, fixed so other processes (sluice CLI, tests) can
+// address them without importing a domain.
+const (
+	PublishMilestonesActivity = "sluice.PublishMilestones"
+	QueryState                = "sluice.state"
+	QueryStatus               = "sluice.status"
+)
+
+// Activities are the framework's activities. Register them once per worker
+// with worker.RegisterActivity; their methods carry fixed names.
+type Activities struct {
+	Publisher MilestonePublisher
+}
+
+// PublishMilestones sends milestones to Kafka in one produce.
+func (a *Activities) PublishMilestones(ctx context.Context, ms []schemas.Milestone) error {
+	return a.Publisher.Publish(ctx, ms)
+}
