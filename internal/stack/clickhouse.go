@@ -173,3 +173,9 @@ const clickhouseUsers = `<?xml version="1.0"?>
   </quotas>
 </yandex>
 `
+
+// StartClickHouse starts only ClickHouse, on free ports, with its data in
+// dir (for tests that need nothing else).
+func StartClickHouse(ctx context.Context, dir string) (*ClickHouse, error) {
+	return startClickHouse(ctx, &Options{}, dir)
+}

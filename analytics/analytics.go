@@ -1,0 +1,69 @@
+// Package analytics mirrors Temporal workflow history into ClickHouse. The
+// [Mirror] sweeps workflows through Temporal visibility, reads each run's
+// history from the last mirrored event on, turns events into [EventRow]s
+// and hands them to a [Store]; re-mirroring is idempotent because the table
+// collapses rows on their natural key and cursors only move forward after a
+// successful insert.
+//
+// Payload contents never reach ClickHouse: rows carry sizes, hashes and the
+// Kafka lineage of Sluice's batch signals.
+package analytics
+
+import (
+	"context"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+)
+
+// RunRef names one workflow run to mirror.
+type RunRef struct {
+	Namespace     string
+	WorkflowID    string
+	RunID         string
+	WorkflowType  string
+	HistoryLength int64 // events in the run's history
+	Open          bool
+}
+
+// HistorySource is where history comes from (Temporal). Both calls stream:
+// fn is called per item, and an error from fn stops the call and is returned.
+type HistorySource interface {
+	// ListRuns visits the runs matching a visibility query ("" means all).
+	ListRuns(ctx context.Context, query string, fn func(RunRef) error) error
+	// History visits the run's events in order.
+	History(ctx context.Context, run RunRef, fn func(*historypb.HistoryEvent) error) error
+}
+
+// Store is where rows go (ClickHouse).
+type Store interface {
+	// InsertEvents writes rows; it returns nil only once all are stored.
+	InsertEvents(ctx context.Context, rows []EventRow) error
+	// Cursors returns the highest mirrored event id per run, so a restarted
+	// mirror resumes where it stopped.
+	Cursors(ctx context.Context, namespace string) (map[string]int64, error)
+}
+
+// EventRow is one row of the history_events table.
+type EventRow struct {
+	Namespace        string
+	WorkflowID       string
+	WorkflowType     string
+	RunID            string
+	EventID          int64
+	EventType        string
+	EventTime        time.Time
+	TaskQueue        string
+	ActivityType     string
+	Attempt          uint32
+	SignalName       string
+	PayloadBytes     uint64
+	PayloadHash      uint64
+	FailureClass     string
+	KafkaTopic       string
+	KafkaPartition   int32
+	KafkaFirstOffset int64
+	KafkaLastOffset  int64
+	BatchEvents      uint32
+	FirstProducedUs  int64
+}

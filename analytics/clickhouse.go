@@ -1,0 +1,184 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// ClickHouseConfig says where the mirror writes.
+type ClickHouseConfig struct {
+	Addr     string // native protocol host:port, required
+	Database string // default "sluice"
+	Username string // default "default"
+	Password string
+}
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+func (c *ClickHouseConfig) setDefaults() {
+	if c.Database == "" {
+		c.Database = "sluice"
+	}
+	if c.Username == "" {
+		c.Username = "default"
+	}
+}
+
+// Validate reports every problem at once.
+func (c *ClickHouseConfig) Validate() error {
+	var errs []error
+	if c.Addr == "" {
+		errs = append(errs, errors.New("clickhouse: no address (set --clickhouse host:9000)"))
+	}
+	if c.Database != "" && !identRe.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("clickhouse: database %q is not a plain identifier", c.Database))
+	}
+	return errors.Join(errs...)
+}
+
+// ClickHouse is the Store on clickhouse-go/v2's native protocol.
+type ClickHouse struct {
+	conn driver.Conn
+	db   string
+}
+
+// OpenClickHouse connects and pings.
+func OpenClickHouse(ctx context.Context, cfg ClickHouseConfig) (*ClickHouse, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Addr:        []string{cfg.Addr},
+		Auth:        clickhouse.Auth{Database: "default", Username: cfg.Username, Password: cfg.Password},
+		DialTimeout: 5 * time.Second,
+		ReadTimeout: time.Minute, // fail fast instead of the driver's 5 minutes
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
+	}
+	return &ClickHouse{conn: conn, db: cfg.Database}, nil
+}
+
+// Close closes the connection pool.
+func (c *ClickHouse) Close() error { return c.conn.Close() }
+
+// Conn exposes the connection for queries (dashboards, tests).
+func (c *ClickHouse) Conn() driver.Conn { return c.conn }
+
+// Database is the database the tables live in.
+func (c *ClickHouse) Database() string { return c.db }
+
+// Migrate applies every embedded migration not yet recorded in
+// schema_migrations; running it again is a no-op.
+func (c *ClickHouse) Migrate(ctx context.Context) (applied []string, err error) {
+	if err := c.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.db); err != nil {
+		return nil, err
+	}
+	if err := c.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+c.db+`.schema_migrations
+(version UInt32, name String, applied_at DateTime) ENGINE = MergeTree() ORDER BY version`); err != nil {
+		return nil, err
+	}
+	done := map[uint32]bool{}
+	rows, err := c.conn.Query(ctx, "SELECT version FROM "+c.db+".schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		done[v] = true
+	}
+	rows.Close()
+	ms, err := schemas.Migrations(c.db)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		if done[uint32(m.Version)] {
+			continue
+		}
+		for _, stmt := range m.Statements {
+			if err := c.conn.Exec(ctx, stmt); err != nil {
+				return applied, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
+			}
+		}
+		// A batch, not Exec with VALUES: 18.16 waits for a data block after
+		// an INSERT that clickhouse-go's Exec never sends.
+		b, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.db+".schema_migrations (version, name, applied_at)")
+		if err != nil {
+			return applied, err
+		}
+		if err := b.Append(uint32(m.Version), m.Name, time.Now().UTC()); err != nil {
+			return applied, err
+		}
+		if err := b.Send(); err != nil {
+			return applied, err
+		}
+		applied = append(applied, fmt.Sprintf("%04d_%s", m.Version, m.Name))
+	}
+	return applied, nil
+}
+
+// ClickHouse 18.16 needs the column list spelled out in batch inserts.
+const insertEvents = `INSERT INTO %s.history_events (namespace, workflow_id, workflow_type, run_id, event_id,
+ event_type, event_time, event_time_us, task_queue, activity_type, attempt, signal_name, payload_bytes,
+ payload_hash, failure_class, kafka_topic, kafka_partition, kafka_first_offset, kafka_last_offset,
+ batch_events, first_produced_us, mirrored_at)`
+
+// InsertEvents implements Store with one native batch insert.
+func (c *ClickHouse) InsertEvents(ctx context.Context, rows []EventRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := c.conn.PrepareBatch(ctx, fmt.Sprintf(insertEvents, c.db))
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	for i := range rows {
+		r := &rows[i]
+		if err := b.Append(r.Namespace, r.WorkflowID, r.WorkflowType, r.RunID, r.EventID,
+			r.EventType, r.EventTime, r.EventTime.UnixMicro(), r.TaskQueue, r.ActivityType, r.Attempt,
+			r.SignalName, r.PayloadBytes, r.PayloadHash, r.FailureClass, r.KafkaTopic, r.KafkaPartition,
+			r.KafkaFirstOffset, r.KafkaLastOffset, r.BatchEvents, r.FirstProducedUs, now); err != nil {
+			_ = b.Abort()
+			return err
+		}
+	}
+	return b.Send()
+}
+
+// Cursors implements Store.
+func (c *ClickHouse) Cursors(ctx context.Context, namespace string) (map[string]int64, error) {
+	rows, err := c.conn.Query(ctx, "SELECT run_id, max(event_id) FROM "+c.db+".history_events WHERE namespace = ? GROUP BY run_id", namespace)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var run string
+		var id int64
+		if err := rows.Scan(&run, &id); err != nil {
+			return nil, err
+		}
+		out[run] = id
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,150 @@
+package analytics
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+)
+
+// MirrorConfig configures a Mirror.
+type MirrorConfig struct {
+	Namespace string // required
+	// Query is a visibility query selecting the workflows to mirror; empty
+	// mirrors the whole namespace.
+	Query string
+	// Interval between sweeps, overriding the default 5s.
+	Interval time.Duration
+	// BatchRows is the insert batch size, overriding the default 20,000.
+	BatchRows int
+	Logger    *slog.Logger
+}
+
+func (c *MirrorConfig) setDefaults() {
+	if c.Interval <= 0 {
+		c.Interval = 5 * time.Second
+	}
+	if c.BatchRows <= 0 {
+		c.BatchRows = 20000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports every problem at once.
+func (c *MirrorConfig) Validate() error {
+	if c.Namespace == "" {
+		return errors.New("mirror: no Temporal namespace")
+	}
+	return nil
+}
+
+// Mirror copies history into a Store, incrementally.
+type Mirror struct {
+	cfg     MirrorConfig
+	src     HistorySource
+	store   Store
+	cursors map[string]int64 // run id -> highest stored event id; nil until loaded
+}
+
+// SweepStats says what one sweep did.
+type SweepStats struct {
+	Runs     int // runs listed
+	Mirrored int // runs with new events
+	Rows     int // rows inserted
+}
+
+// NewMirror validates cfg.
+func NewMirror(cfg MirrorConfig, src HistorySource, store Store) (*Mirror, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Mirror{cfg: cfg, src: src, store: store}, nil
+}
+
+// Run sweeps every Interval until ctx ends. A failed sweep (Temporal or
+// ClickHouse down) is logged and retried on the next tick; cursors only
+// move after a successful insert, so nothing is skipped.
+func (m *Mirror) Run(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.Interval)
+	defer t.Stop()
+	for {
+		if st, err := m.Sweep(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			m.cfg.Logger.Warn("mirror sweep failed; retrying next tick", "err", err)
+		} else if st.Rows > 0 {
+			m.cfg.Logger.Debug("mirror sweep", "runs", st.Runs, "mirrored", st.Mirrored, "rows", st.Rows)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep mirrors every new event of every listed run once.
+func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
+	var st SweepStats
+	if m.cursors == nil {
+		c, err := m.store.Cursors(ctx, m.cfg.Namespace)
+		if err != nil {
+			return st, err
+		}
+		m.cursors = c
+	}
+	var todo []RunRef
+	err := m.src.ListRuns(ctx, m.cfg.Query, func(r RunRef) error {
+		st.Runs++
+		if r.HistoryLength > m.cursors[r.RunID] {
+			todo = append(todo, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	var buf []EventRow
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if err := m.store.InsertEvents(ctx, buf); err != nil {
+			return err
+		}
+		for _, r := range buf { // rows are in event order per run
+			m.cursors[r.RunID] = r.EventID
+		}
+		st.Rows += len(buf)
+		buf = buf[:0]
+		return nil
+	}
+	for _, run := range todo {
+		from := m.cursors[run.RunID]
+		n := 0
+		err := m.src.History(ctx, run, func(e *historypb.HistoryEvent) error {
+			if e.GetEventId() <= from {
+				return nil
+			}
+			buf = append(buf, EventToRow(run, e))
+			n++
+			if len(buf) >= m.cfg.BatchRows {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+		if n > 0 {
+			st.Mirrored++
+		}
+	}
+	return st, flush()
+}

@@ -1,0 +1,51 @@
+// Package consumers reads input topics as a Kafka consumer group (franz-go),
+// decodes each record's CloudEvents envelope, sends bad records to the
+// dead-letter topic, and hands good ones to a [Handler]. It commits each
+// partition's watermark: the lowest offset the handler has not yet acked, so
+// nothing unacknowledged is ever committed past.
+//
+// The type to know is [Group]; the contract it drives is [Handler].
+package consumers
+
+import (
+	"context"
+	"time"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Record is a decoded input record.
+type Record struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Key       []byte
+	Timestamp time.Time // the record's produce (create) time
+	Size      int       // value bytes
+	Event     schemas.Event
+}
+
+// Acker takes acknowledgements. An acked offset is durably handed over
+// (for the bridge: accepted by Temporal) and may be committed once every
+// lower offset of its partition is acked too. Safe for concurrent use; acks
+// for partitions the group no longer owns are ignored.
+type Acker interface {
+	Ack(topic string, partition int32, offset int64)
+}
+
+// Handler is what the group feeds. The group calls Enqueue and WaitForRoom
+// from one goroutine; Revoke may be called from another.
+type Handler interface {
+	// Enqueue takes records of one partition in offset order and must not
+	// block: it is called while the group holds off rebalances. Every record
+	// must eventually be acked through ack, or be given up in Revoke.
+	Enqueue(recs []Record, ack Acker)
+	// WaitForRoom blocks while the handler holds as much as it may buffer;
+	// the group calls it before each poll, which is how backpressure reaches
+	// Kafka. It returns ctx.Err() when ctx ends.
+	WaitForRoom(ctx context.Context) error
+	// Revoke says the partitions are no longer ours: stop dispatching their
+	// queued records, forget them, and wait until in-flight work on them has
+	// settled (acked or failed) or ctx ends. The group commits afterwards.
+	Revoke(ctx context.Context, partitions map[string][]int32)
+}

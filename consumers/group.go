@@ -1,0 +1,357 @@
+package consumers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Config configures a Group.
+type Config struct {
+	Brokers []string // required
+	Group   string   // required: the consumer group id
+	Topics  []string // required
+	// DLQTopic receives records that cannot be decoded or routed. Required.
+	DLQTopic string
+	// MaxEventBytes sends larger records to the DLQ as oversize, overriding
+	// the default 1 MiB: Temporal rejects payloads near 2 MB.
+	MaxEventBytes int
+	// CommitInterval between watermark commits, overriding the default 1s.
+	CommitInterval time.Duration
+	// MaxPollRecords per poll, overriding the default 10,000.
+	MaxPollRecords int
+	// RevokeTimeout bounds how long a revoke waits for in-flight work,
+	// overriding the default 20s.
+	RevokeTimeout time.Duration
+	// ClientOpts are extra franz-go options (TLS, SASL, ...).
+	ClientOpts []kgo.Opt
+	Logger     *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxEventBytes <= 0 {
+		c.MaxEventBytes = 1 << 20
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = time.Second
+	}
+	if c.MaxPollRecords <= 0 {
+		c.MaxPollRecords = 10000
+	}
+	if c.RevokeTimeout <= 0 {
+		c.RevokeTimeout = 20 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("consumers: no Kafka brokers (set --brokers)"))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("consumers: no consumer group id"))
+	}
+	if len(c.Topics) == 0 {
+		errs = append(errs, errors.New("consumers: no input topics"))
+	}
+	if c.DLQTopic == "" {
+		errs = append(errs, errors.New("consumers: no dead-letter topic"))
+	}
+	for _, t := range c.Topics {
+		if t == c.DLQTopic && t != "" {
+			errs = append(errs, fmt.Errorf("consumers: dead-letter topic %q is also an input topic", t))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Group consumes the input topics and feeds a Handler.
+type Group struct {
+	cfg Config
+	h   Handler
+	cl  *kgo.Client
+	log *slog.Logger
+
+	mu    sync.Mutex
+	marks map[string]map[int32]*watermark
+	// commitMu serialises commits, so a periodic commit can never land after
+	// (and below) the final commit of a revoked partition.
+	commitMu sync.Mutex
+}
+
+// NewGroup validates cfg and creates the Kafka client; Run starts consuming.
+func NewGroup(cfg Config, h Handler) (*Group, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Group{cfg: cfg, h: h, log: cfg.Logger, marks: map[string]map[int32]*watermark{}}
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Topics...),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsRevoked(g.onRevoked),
+		kgo.OnPartitionsLost(g.onLost),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.ProducerBatchMaxBytes(int32(cfg.MaxEventBytes) + 64<<10),
+	}, cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("consumers: %w", err)
+	}
+	g.cl = cl
+	return g, nil
+}
+
+// Run consumes until ctx ends, then settles in-flight work, commits the
+// final watermarks, leaves the group and closes the client.
+func (g *Group) Run(ctx context.Context) error {
+	commitDone := make(chan struct{})
+	go func() { defer close(commitDone); g.commitLoop(ctx) }()
+	defer func() {
+		<-commitDone
+		g.shutdown()
+	}()
+	for {
+		if err := g.h.WaitForRoom(ctx); err != nil {
+			return nil
+		}
+		fetches := g.cl.PollRecords(ctx, g.cfg.MaxPollRecords)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			g.cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			g.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+		})
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) { g.handle(ctx, p) })
+		g.cl.AllowRebalance()
+	}
+}
+
+func (g *Group) handle(ctx context.Context, p kgo.FetchTopicPartition) {
+	if len(p.Records) == 0 {
+		return
+	}
+	g.mu.Lock()
+	byPart := g.marks[p.Topic]
+	if byPart == nil {
+		byPart = map[int32]*watermark{}
+		g.marks[p.Topic] = byPart
+	}
+	w := byPart[p.Partition]
+	if w == nil {
+		w = newWatermark()
+		byPart[p.Partition] = w
+	}
+	for _, r := range p.Records {
+		w.track(r.Offset)
+	}
+	g.mu.Unlock()
+
+	recs := make([]Record, 0, len(p.Records))
+	for _, r := range p.Records {
+		rec, reason, err := g.decode(r)
+		if err != nil {
+			if g.deadLetter(ctx, r, reason, err) {
+				g.Ack(r.Topic, r.Partition, r.Offset)
+			}
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	if len(recs) > 0 {
+		g.h.Enqueue(recs, g)
+	}
+}
+
+// Dead-letter reasons, the values of the sluice-dlq-reason header.
+const (
+	ReasonUndecodable = "undecodable"
+	ReasonInvalid     = "invalid-envelope"
+	ReasonNoKey       = "no-key"
+	ReasonOversize    = "oversize"
+)
+
+func (g *Group) decode(r *kgo.Record) (Record, string, error) {
+	if len(r.Value) > g.cfg.MaxEventBytes {
+		return Record{}, ReasonOversize, fmt.Errorf("value is %d bytes, limit %d", len(r.Value), g.cfg.MaxEventBytes)
+	}
+	if len(r.Key) == 0 {
+		return Record{}, ReasonNoKey, errors.New("record has no key: the key names the entity and must be set")
+	}
+	ev, err := schemas.DecodeEvent(r.Value)
+	if err != nil {
+		var de *schemas.DecodeError
+		if errors.As(err, &de) && de.Reason != "undecodable" {
+			return Record{}, ReasonInvalid, err
+		}
+		return Record{}, ReasonUndecodable, err
+	}
+	return Record{
+		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key,
+		Timestamp: r.Timestamp, Size: len(r.Value), Event: ev,
+	}, "", nil
+}
+
+// Ack implements Acker.
+func (g *Group) Ack(topic string, partition int32, offset int64) {
+	g.mu.Lock()
+	if w := g.marks[topic][partition]; w != nil {
+		w.ack(offset)
+	}
+	g.mu.Unlock()
+}
+
+func (g *Group) commitLoop(ctx context.Context) {
+	t := time.NewTicker(g.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			g.commit(ctx, nil, false)
+		}
+	}
+}
+
+// commit commits the watermarks of only (all owned when nil); with drop, the
+// partitions' trackers are forgotten afterwards (they were revoked).
+func (g *Group) commit(ctx context.Context, only map[string][]int32, drop bool) {
+	g.commitMu.Lock()
+	defer g.commitMu.Unlock()
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	g.mu.Lock()
+	add := func(t string, p int32, w *watermark) {
+		if c := w.committable(); c > w.committed {
+			if offsets[t] == nil {
+				offsets[t] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[t][p] = kgo.EpochOffset{Epoch: -1, Offset: c}
+		}
+	}
+	if only == nil {
+		for t, ps := range g.marks {
+			for p, w := range ps {
+				add(t, p, w)
+			}
+		}
+	} else {
+		for t, ps := range only {
+			for _, p := range ps {
+				if w := g.marks[t][p]; w != nil {
+					add(t, p, w)
+				}
+			}
+		}
+	}
+	g.mu.Unlock()
+	if len(offsets) > 0 {
+		g.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			if err != nil {
+				if ctx.Err() == nil {
+					g.log.Warn("offset commit failed", "err", err)
+				}
+				return
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+						g.log.Warn("offset commit failed", "topic", t.Topic, "partition", p.Partition, "err", err)
+						continue
+					}
+					if w := g.marks[t.Topic][p.Partition]; w != nil {
+						w.committed = offsets[t.Topic][p.Partition].Offset
+					}
+				}
+			}
+		})
+	}
+	if drop {
+		g.mu.Lock()
+		for t, ps := range only {
+			for _, p := range ps {
+				delete(g.marks[t], p)
+			}
+		}
+		g.mu.Unlock()
+	}
+}
+
+func (g *Group) onRevoked(ctx context.Context, _ *kgo.Client, tps map[string][]int32) {
+	if len(tps) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.RevokeTimeout)
+	defer cancel()
+	g.h.Revoke(rctx, tps)
+	g.commit(rctx, tps, true)
+	g.log.Info("partitions revoked", "partitions", fmtTPs(tps))
+}
+
+// onLost: the group moved on without us, so committing would be wrong.
+func (g *Group) onLost(ctx context.Context, _ *kgo.Client, tps map[string][]int32) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	g.h.Revoke(rctx, tps)
+	g.mu.Lock()
+	for t, ps := range tps {
+		for _, p := range ps {
+			delete(g.marks[t], p)
+		}
+	}
+	g.mu.Unlock()
+	g.log.Warn("partitions lost", "partitions", fmtTPs(tps))
+}
+
+func (g *Group) shutdown() {
+	owned := map[string][]int32{}
+	g.mu.Lock()
+	for t, ps := range g.marks {
+		for p := range ps {
+			owned[t] = append(owned[t], p)
+		}
+	}
+	g.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.RevokeTimeout)
+	defer cancel()
+	g.h.Revoke(ctx, owned)
+	g.commit(ctx, owned, true)
+	g.cl.CloseAllowingRebalance()
+}
+
+// Client is the underlying franz-go client (for admin calls and tests).
+func (g *Group) Client() *kgo.Client { return g.cl }
+
+func fmtTPs(tps map[string][]int32) string {
+	s := ""
+	for t, ps := range tps {
+		for _, p := range ps {
+			if s != "" {
+				s += ","
+			}
+			s += t + "/" + strconv.Itoa(int(p))
+		}
+	}
+	return s
+}

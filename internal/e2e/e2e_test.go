@@ -1,0 +1,348 @@
+// Package e2e runs Sluice end to end on the embedded stack: the real
+// Temporal dev server, kfake and ClickHouse, with bridge, worker and mirror
+// wired exactly as `sluice dev` wires them.
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sluicehq/sluice/analytics"
+	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/internal/demo"
+	"github.com/sluicehq/sluice/internal/stack"
+	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/workflows"
+	"github.com/sluicehq/sluice/workflows/ledger"
+)
+
+type env struct {
+	stack *stack.Stack
+	cfg   *app.Config
+	tc    client.Client
+	ch    *analytics.ClickHouse
+}
+
+func startEnv(t *testing.T, ctx context.Context) *env {
+	t.Helper()
+	s, err := stack.Start(ctx, stack.Options{Headless: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	cfg := &app.Config{
+		Brokers:      s.Kafka.Brokers,
+		TemporalAddr: s.Temporal.HostPort,
+		ClickHouse:   analytics.ClickHouseConfig{Addr: s.ClickHouse.Addr},
+		// A low threshold pushes every entity through Continue-As-New, so
+		// the test also proves marks, state and sequence survive it.
+		MaxSignalsPerRun: 3,
+		MirrorInterval:   time.Second,
+		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.EnsureTopics(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Migrate(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := app.DialTemporal(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	ch, err := analytics.OpenClickHouse(ctx, cfg.ClickHouse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	return &env{stack: s, cfg: cfg, tc: tc, ch: ch}
+}
+
+// runAll starts worker, bridge and mirror in-process, as `sluice dev` does.
+func (e *env) runAll(t *testing.T, ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for name, run := range map[string]func(context.Context, *app.Config) error{
+		"worker": app.RunWorker, "bridge": app.RunBridge, "mirror": app.RunMirror,
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx, e.cfg); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// TestEndToEnd is the walking skeleton's acceptance test: 5,000 events over
+// 200 keys go Kafka → bridge → Temporal entity workflows → milestones on
+// Kafka, and the history lands in ClickHouse. Three poison records ride
+// along and must come out on the dead-letter topic without blocking
+// anything.
+func TestEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx)
+	e.runAll(t, ctx)
+
+	const events, keys = 5000, 200
+	gen := demo.NewGenerator(keys, 42, "e2e")
+	want := map[string][]string{} // key -> event ids in produce order
+	prod, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	var recs []*kgo.Record
+	for i := 0; i < events; i++ {
+		key, ev := gen.Next()
+		want[key] = append(want[key], ev.ID)
+		r, err := demo.Record(e.cfg.InputTopic, key, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+		switch i {
+		case 1000:
+			recs = append(recs, &kgo.Record{Topic: e.cfg.InputTopic, Key: []byte("acct-00007"), Value: []byte("{not json")})
+		case 2000:
+			recs = append(recs, &kgo.Record{Topic: e.cfg.InputTopic, Value: r.Value}) // no key
+		case 3000:
+			recs = append(recs, &kgo.Record{Topic: e.cfg.InputTopic, Key: []byte("acct-00009"), Value: []byte(`{"specversion":"1.0","id":"x","source":"s"}`)})
+		}
+	}
+	for i := 0; i < len(recs); i += 500 {
+		if err := prod.ProduceSync(ctx, recs[i:min(i+500, len(recs))]...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(want) != keys {
+		t.Fatalf("generator used %d keys, want %d", len(want), keys)
+	}
+
+	// 1. Every workflow's queried state reflects exactly its own events, in order.
+	statuses := map[string]workflows.Status{}
+	waitFor(t, ctx, 4*time.Minute, "every workflow to apply its events", func() (bool, string) {
+		done := 0
+		for key, ids := range want {
+			if s, ok := statuses[key]; ok && s.Applied == int64(len(ids)) {
+				done++
+				continue
+			}
+			var s workflows.Status
+			if err := query(ctx, e.tc, e.cfg.WorkflowIDPrefix+key, workflows.QueryStatus, &s); err != nil {
+				continue // not started yet
+			}
+			statuses[key] = s
+			if s.Applied > int64(len(ids)) {
+				t.Fatalf("%s applied %d events, only %d were produced", key, s.Applied, len(ids))
+			}
+			if s.Applied == int64(len(ids)) {
+				done++
+			}
+		}
+		return done == keys, fmt.Sprintf("%d/%d workflows complete", done, keys)
+	})
+	var signals, runsPastOne int64
+	for key, ids := range want {
+		var acct ledger.Account
+		if err := query(ctx, e.tc, e.cfg.WorkflowIDPrefix+key, workflows.QueryState, &acct); err != nil {
+			t.Fatal(err)
+		}
+		digest := ""
+		for _, id := range ids {
+			digest = ledger.Chain(digest, id)
+		}
+		if acct.Events != int64(len(ids)) || acct.Digest != digest || acct.SeqGaps != 0 || acct.LastSeq != int64(len(ids)) {
+			t.Errorf("%s: state %+v, want %d events in produce order (digest %s)", key, acct, len(ids), digest)
+		}
+		s := statuses[key]
+		if s.Rejected != 0 {
+			t.Errorf("%s: %d events rejected", key, s.Rejected)
+		}
+		signals += s.Signals
+		if s.Runs > 1 {
+			runsPastOne++
+		}
+	}
+	if runsPastOne == 0 {
+		t.Errorf("no workflow continued as new; the test meant to cross Continue-As-New")
+	}
+	t.Logf("%d events in %d signals (%.1f events/signal); %d workflows continued as new", events, signals, float64(events)/float64(signals), runsPastOne)
+
+	// 2. One milestone per event, per entity in produce order, ids unique.
+	ms := consumeAll(t, ctx, e.cfg.Brokers, e.cfg.MilestoneTopic, events)
+	seen := map[string]bool{}
+	got := map[string][]string{}
+	for _, m := range ms {
+		if seen[m.ID] {
+			continue // a retried produce may repeat a milestone; its id says so
+		}
+		seen[m.ID] = true
+		if m.Cause == nil {
+			t.Fatalf("milestone %s has no cause", m.ID)
+		}
+		got[m.EntityID] = append(got[m.EntityID], m.Cause.EventID)
+		if m.Name != ledger.BalanceChanged && m.Name != ledger.DebitRejected {
+			t.Errorf("unexpected milestone %s %s", m.ID, m.Name)
+		}
+	}
+	if len(seen) != events {
+		t.Errorf("%d distinct milestones, want %d", len(seen), events)
+	}
+	for key, ids := range want {
+		if fmt.Sprint(got[key]) != fmt.Sprint(ids) {
+			t.Errorf("%s: milestones caused by %v, want %v", key, got[key], ids)
+		}
+	}
+
+	// 3. Exactly the three poison records are dead-lettered, with reasons.
+	dl := consumeRecords(t, ctx, e.cfg.Brokers, e.cfg.DLQTopic, 3)
+	reasons := map[string]int{}
+	for _, r := range dl {
+		for _, h := range r.Headers {
+			if h.Key == consumers.HeaderDLQReason {
+				reasons[string(h.Value)]++
+			}
+		}
+	}
+	if len(dl) != 3 || reasons[consumers.ReasonUndecodable] != 1 || reasons[consumers.ReasonNoKey] != 1 || reasons[consumers.ReasonInvalid] != 1 {
+		t.Errorf("dead letters: %d records, reasons %v", len(dl), reasons)
+	}
+
+	// 4. The mirror holds every signal of every workflow, across runs.
+	q := fmt.Sprintf(`SELECT count(), sum(batch_events), uniqExact(workflow_id)
+		FROM %s.history_events FINAL WHERE event_type = 'WorkflowExecutionSignaled' AND signal_name = '%s'`,
+		e.ch.Database(), schemas.SignalName)
+	var rows, batched uint64
+	var wfs uint64
+	waitFor(t, ctx, 2*time.Minute, "the mirror to hold every signal", func() (bool, string) {
+		if err := e.ch.Conn().QueryRow(ctx, q).Scan(&rows, &batched, &wfs); err != nil {
+			return false, err.Error()
+		}
+		return rows == uint64(signals), fmt.Sprintf("%d/%d signal rows", rows, signals)
+	})
+	var dups int64
+	for _, s := range statuses {
+		dups += s.Duplicates
+	}
+	if batched != uint64(events+int(dups)) || wfs != keys {
+		t.Errorf("mirror: %d batched events over %d workflows, want %d over %d", batched, wfs, events+int(dups), keys)
+	}
+
+	// 5. Re-mirroring everything from scratch changes no count.
+	m, err := analytics.NewMirror(analytics.MirrorConfig{Namespace: e.cfg.Namespace},
+		analytics.TemporalSource{Client: e.tc, Namespace: e.cfg.Namespace}, forgetful{e.ch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Sweep(ctx)
+	if err != nil || st.Rows == 0 {
+		t.Fatalf("re-mirror: %+v, %v", st, err)
+	}
+	var rows2, batched2 uint64
+	if err := e.ch.Conn().QueryRow(ctx, q).Scan(&rows2, &batched2, &wfs); err != nil {
+		t.Fatal(err)
+	}
+	if rows2 != rows || batched2 != batched {
+		t.Errorf("after re-mirroring %d rows: %d signal rows / %d events, before %d / %d", st.Rows, rows2, batched2, rows, batched)
+	}
+}
+
+// forgetful is a Store that remembers no cursor, so a sweep re-mirrors all.
+type forgetful struct{ *analytics.ClickHouse }
+
+func (forgetful) Cursors(context.Context, string) (map[string]int64, error) {
+	return map[string]int64{}, nil
+}
+
+func query(ctx context.Context, tc client.Client, wid, name string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := tc.QueryWorkflow(ctx, wid, "", name)
+	if err != nil {
+		return err
+	}
+	return v.Get(out)
+}
+
+func waitFor(t *testing.T, ctx context.Context, d time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var last string
+	for {
+		ok, progress := cond()
+		if ok {
+			return
+		}
+		last = progress
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("timed out waiting for %s: %s", what, last)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func consumeRecords(t *testing.T, ctx context.Context, brokers []string, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	// Read until n arrived, then a little longer to catch any extra.
+	deadline := time.Now().Add(2 * time.Minute)
+	var quietUntil time.Time
+	for {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		f := cl.PollFetches(pctx)
+		cancel()
+		f.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+		if len(out) >= n && quietUntil.IsZero() {
+			quietUntil = time.Now().Add(2 * time.Second)
+		}
+		if !quietUntil.IsZero() && time.Now().After(quietUntil) {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d records, want %d", topic, len(out), n)
+		}
+		if err := ctx.Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatal(err)
+		}
+	}
+}
+
+func consumeAll(t *testing.T, ctx context.Context, brokers []string, topic string, n int) []schemas.Milestone {
+	t.Helper()
+	var out []schemas.Milestone
+	for _, r := range consumeRecords(t, ctx, brokers, topic, n) {
+		m, err := schemas.DecodeMilestoneEvent(r.Value)
+		if err != nil {
+			t.Fatalf("milestone at %d/%d: %v", r.Partition, r.Offset, err)
+		}
+		if string(r.Key) != m.EntityID {
+			t.Fatalf("milestone %s keyed %q, want entity %q", m.ID, r.Key, m.EntityID)
+		}
+		out = append(out, m)
+	}
+	return out
+}
