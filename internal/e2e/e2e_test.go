@@ -46,7 +46,7 @@ func startEnv(t *testing.T, ctx context.Context) *env {
 		ClickHouse:   analytics.ClickHouseConfig{Addr: s.ClickHouse.Addr},
 		// A low threshold pushes every entity through Continue-As-New, so
 		// the test also proves marks, state and sequence survive it.
-		MaxSignalsPerRun: 3,
+		MaxSignalsPerRun: 1,
 		MirrorInterval:   time.Second,
 		Logger:           slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/sluicehq/sluice/internal/app"
+)
+
+// connFlags are the connection and topology flags every long-running
+// subcommand shares; defaults come from SLUICE_* environment variables.
+type connFlags struct {
+	brokers, temporal, namespace, clickhouse, chDB, chUser string
+	input, milestones, dlq, group, taskQueue, idPrefix     string
+	logFormat, logLevel                                    string
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (c *connFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.brokers, "brokers", env("SLUICE_BROKERS", ""), "Kafka bootstrap brokers, comma-separated ($SLUICE_BROKERS)")
+	fs.StringVar(&c.temporal, "temporal", env("SLUICE_TEMPORAL", ""), "Temporal frontend host:port ($SLUICE_TEMPORAL)")
+	fs.StringVar(&c.namespace, "namespace", env("SLUICE_NAMESPACE", "default"), "Temporal namespace ($SLUICE_NAMESPACE)")
+	fs.StringVar(&c.clickhouse, "clickhouse", env("SLUICE_CLICKHOUSE", ""), "ClickHouse native-protocol host:port ($SLUICE_CLICKHOUSE)")
+	fs.StringVar(&c.chDB, "clickhouse-db", env("SLUICE_CLICKHOUSE_DB", "sluice"), "ClickHouse database ($SLUICE_CLICKHOUSE_DB)")
+	fs.StringVar(&c.chUser, "clickhouse-user", env("SLUICE_CLICKHOUSE_USER", "default"), "ClickHouse user; the password comes only from $SLUICE_CLICKHOUSE_PASSWORD")
+	fs.StringVar(&c.input, "input-topic", "sluice.events", "input topic")
+	fs.StringVar(&c.milestones, "milestone-topic", "sluice.milestones", "milestone topic")
+	fs.StringVar(&c.dlq, "dlq-topic", "sluice.dlq", "dead-letter topic")
+	fs.StringVar(&c.group, "group", "sluice-bridge", "consumer group id")
+	fs.StringVar(&c.taskQueue, "task-queue", "sluice-entities", "Temporal task queue of the entity workflows")
+	fs.StringVar(&c.idPrefix, "workflow-id-prefix", "ledger-", "workflow id = prefix + record key")
+	fs.StringVar(&c.logFormat, "log-format", env("SLUICE_LOG_FORMAT", "text"), "log format: text or json ($SLUICE_LOG_FORMAT)")
+	fs.StringVar(&c.logLevel, "log-level", env("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error ($SLUICE_LOG_LEVEL)")
+}
+
+func (c *connFlags) config() (*app.Config, error) {
+	log, err := newLogger(c.logFormat, c.logLevel)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &app.Config{
+		Brokers: app.SplitList(c.brokers), TemporalAddr: c.temporal, Namespace: c.namespace,
+		InputTopic: c.input, MilestoneTopic: c.milestones, DLQTopic: c.dlq, Group: c.group,
+		TaskQueue: c.taskQueue, WorkflowIDPrefix: c.idPrefix, Logger: log,
+	}
+	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
+	cfg.ClickHouse.Password = os.Getenv("SLUICE_CLICKHOUSE_PASSWORD")
+	cfg.SetDefaults()
+	return cfg, nil
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// parse parses args and rejects stray positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q (flags go before nothing else; see -h)", fs.Args())
+	}
+	return nil
+}
