@@ -199,6 +199,9 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 
 // WaitForRoom implements consumers.Handler.
 func (d *Dispatcher) WaitForRoom(ctx context.Context) error {
+	// sync.Cond knows nothing of contexts: wake the waiter when ctx ends.
+	stop := context.AfterFunc(ctx, func() { d.mu.Lock(); d.room.Broadcast(); d.mu.Unlock() })
+	defer stop()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for d.buffered >= d.cfg.MaxBuffered && ctx.Err() == nil && d.ctx.Err() == nil {

@@ -1,0 +1,223 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// fakeTemporal records batches, fails some attempts, and checks that no
+// entity ever has two signals in flight.
+type fakeTemporal struct {
+	mu       sync.Mutex
+	inFlight map[string]bool
+	got      map[string][]int64 // workflow id -> delivered offsets
+	batches  []int
+	calls    int
+	failEach int // every failEach-th call fails (0: never)
+	delay    time.Duration
+	overlap  error
+}
+
+func (f *fakeTemporal) SignalWithStart(ctx context.Context, t Target, b *schemas.SignalBatch) error {
+	f.mu.Lock()
+	if f.inFlight[t.WorkflowID] {
+		f.overlap = fmt.Errorf("two signals in flight for %s", t.WorkflowID)
+	}
+	f.inFlight[t.WorkflowID] = true
+	f.calls++
+	fail := f.failEach > 0 && f.calls%f.failEach == 0
+	f.mu.Unlock()
+	select {
+	case <-time.After(f.delay):
+	case <-ctx.Done():
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.inFlight[t.WorkflowID] = false
+	if fail {
+		return errors.New("unavailable")
+	}
+	if b.FirstOffset != b.Events[0].Offset || b.LastOffset != b.Events[len(b.Events)-1].Offset {
+		f.overlap = fmt.Errorf("batch coordinates %d-%d disagree with its events", b.FirstOffset, b.LastOffset)
+	}
+	for _, e := range b.Events {
+		f.got[t.WorkflowID] = append(f.got[t.WorkflowID], e.Offset)
+	}
+	f.batches = append(f.batches, len(b.Events))
+	return nil
+}
+
+type ackLog struct {
+	mu    sync.Mutex
+	acked map[int64]int
+}
+
+func (a *ackLog) Ack(_ string, _ int32, off int64) {
+	a.mu.Lock()
+	a.acked[off]++
+	a.mu.Unlock()
+}
+
+func TestDispatcherOrderCoalescingRetry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ft := &fakeTemporal{inFlight: map[string]bool{}, got: map[string][]int64{}, failEach: 7, delay: time.Millisecond}
+	d, err := NewDispatcher(ctx, Config{MaxBatchEvents: 40, MaxInFlight: 8, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}, ft,
+		StaticRoute{WorkflowType: "w", TaskQueue: "q", IDPrefix: "e-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks := &ackLog{acked: map[int64]int{}}
+	want := map[string][]int64{}
+	const n = 20000
+	var recs []consumers.Record
+	for off := int64(0); off < n; off++ {
+		key := fmt.Sprintf("k%d", (off*7919)%50)
+		want["e-"+key] = append(want["e-"+key], off)
+		recs = append(recs, consumers.Record{Topic: "t", Partition: 0, Offset: off, Key: []byte(key), Size: 10,
+			Event: schemas.Event{ID: fmt.Sprint(off), Type: "x"}})
+		if len(recs) == 500 {
+			if err := d.WaitForRoom(ctx); err != nil {
+				t.Fatal(err)
+			}
+			d.Enqueue(recs, acks)
+			recs = nil
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for d.Stats().Events < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if ft.overlap != nil {
+		t.Fatal(ft.overlap)
+	}
+	for wid, offs := range want {
+		if fmt.Sprint(ft.got[wid]) != fmt.Sprint(offs) {
+			t.Fatalf("%s: delivered %v, want %v", wid, ft.got[wid], offs)
+		}
+	}
+	if len(acks.acked) != n {
+		t.Fatalf("%d offsets acked, want %d", len(acks.acked), n)
+	}
+	for off, c := range acks.acked {
+		if c != 1 {
+			t.Fatalf("offset %d acked %d times", off, c)
+		}
+	}
+	maxBatch := 0
+	for _, b := range ft.batches {
+		maxBatch = max(maxBatch, b)
+	}
+	if maxBatch > 40 || len(ft.batches) >= n/2 {
+		t.Fatalf("%d batches, largest %d: want coalescing within the 40-event bound", len(ft.batches), maxBatch)
+	}
+	if d.Stats().Retries == 0 {
+		t.Fatal("no retries happened; the fake fails every 7th call")
+	}
+}
+
+func TestDispatcherByteBoundAndPartitionSplit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var batches []*schemas.SignalBatch
+	block := make(chan struct{})
+	sig := signalFunc(func(ctx context.Context, _ Target, b *schemas.SignalBatch) error {
+		<-block
+		mu.Lock()
+		batches = append(batches, b)
+		mu.Unlock()
+		return nil
+	})
+	d, _ := NewDispatcher(ctx, Config{MaxBatchBytes: 1000}, sig, StaticRoute{IDPrefix: "e-"})
+	acks := &ackLog{acked: map[int64]int{}}
+	// One entity key on two partitions (a router may do that): a batch
+	// never mixes partitions, and none exceeds 1000 bytes.
+	var recs []consumers.Record
+	for i := int64(0); i < 10; i++ {
+		recs = append(recs, consumers.Record{Topic: "t", Partition: int32(i / 5), Offset: i, Key: []byte("k"), Size: 300})
+	}
+	d.Enqueue(recs[:5], acks)
+	d.Enqueue(recs[5:], acks)
+	close(block)
+	for d.Stats().Events < 10 && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, b := range batches {
+		if len(b.Events) > 3 {
+			t.Errorf("batch of %d 300-byte events exceeds 1000 bytes", len(b.Events))
+		}
+		if b.Events[0].Offset/5 != b.Events[len(b.Events)-1].Offset/5 {
+			t.Errorf("batch %d-%d mixes partitions", b.FirstOffset, b.LastOffset)
+		}
+	}
+}
+
+func TestDispatcherRevokeDropsQueuedAndWaitsForInFlight(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	release := make(chan struct{})
+	started := make(chan struct{}, 10)
+	sig := signalFunc(func(ctx context.Context, _ Target, b *schemas.SignalBatch) error {
+		started <- struct{}{}
+		<-release
+		return nil
+	})
+	d, _ := NewDispatcher(ctx, Config{}, sig, StaticRoute{IDPrefix: "e-"})
+	acks := &ackLog{acked: map[int64]int{}}
+	d.Enqueue([]consumers.Record{{Topic: "t", Partition: 1, Offset: 0, Key: []byte("k")}}, acks)
+	<-started // offset 0 is in flight
+	d.Enqueue([]consumers.Record{{Topic: "t", Partition: 1, Offset: 1, Key: []byte("k")}}, acks)
+
+	done := make(chan struct{})
+	go func() { d.Revoke(ctx, map[string][]int32{"t": {1}}); close(done) }()
+	select {
+	case <-done:
+		t.Fatal("Revoke returned while a signal was in flight")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	<-done
+	time.Sleep(50 * time.Millisecond)
+	acks.mu.Lock()
+	defer acks.mu.Unlock()
+	if acks.acked[0] != 1 || acks.acked[1] != 0 {
+		t.Fatalf("acks %v: want the in-flight offset 0 acked and the queued offset 1 dropped", acks.acked)
+	}
+}
+
+func TestDispatcherBackpressure(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sig := signalFunc(func(ctx context.Context, _ Target, b *schemas.SignalBatch) error { return errors.New("down") })
+	d, _ := NewDispatcher(ctx, Config{MaxBuffered: 5, RetryMin: time.Millisecond, RetryMax: time.Millisecond}, sig, StaticRoute{})
+	var recs []consumers.Record
+	for i := int64(0); i < 5; i++ {
+		recs = append(recs, consumers.Record{Topic: "t", Offset: i, Key: []byte(fmt.Sprint(i))})
+	}
+	d.Enqueue(recs, &ackLog{acked: map[int64]int{}})
+	wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer wcancel()
+	if err := d.WaitForRoom(wctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitForRoom with a full buffer and Temporal down: %v, want it to block", err)
+	}
+	cancel()
+	d.Wait()
+}
+
+type signalFunc func(context.Context, Target, *schemas.SignalBatch) error
+
+func (f signalFunc) SignalWithStart(ctx context.Context, t Target, b *schemas.SignalBatch) error {
+	return f(ctx, t, b)
+}
