@@ -25,6 +25,10 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var c connFlags
 	c.register(fs)
+	createTopics := false
+	if needKafka {
+		fs.BoolVar(&createTopics, "create-topics", false, "create the input, milestone and dead-letter topics if missing (needs topic-create rights)")
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +47,11 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
+	}
+	if createTopics {
+		if err := app.EnsureTopics(ctx, cfg); err != nil {
+			return err
+		}
 	}
 	return run(ctx, cfg)
 }

@@ -62,4 +62,3 @@ func TestMissingBinaryNamesTheFix(t *testing.T) {
 		t.Fatalf("want an error naming the missing binary and the install command, got %v", err)
 	}
 }
-

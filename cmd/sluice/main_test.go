@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// Every command, flag and SLUICE_* variable docker-compose.yml uses exists
+// in this binary: compose cannot run here, so this keeps it honest.
+func TestComposeMatchesBinary(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compose := string(b)
+	cmdRe := regexp.MustCompile(`command: \[(.*)\]`)
+	found := 0
+	for _, m := range cmdRe.FindAllStringSubmatch(compose, -1) {
+		var args []string
+		for _, a := range strings.Split(m[1], ",") {
+			args = append(args, strings.Trim(strings.TrimSpace(a), `"`))
+		}
+		if _, ok := commands[args[0]]; !ok {
+			t.Errorf("compose runs `sluice %s`, which does not exist", args[0])
+			continue
+		}
+		found++
+		for _, a := range args[1:] {
+			if strings.HasPrefix(a, "--") && !hasFlag(args[0], strings.TrimPrefix(a, "--")) {
+				t.Errorf("compose passes %s to `sluice %s`, which has no such flag", a, args[0])
+			}
+		}
+	}
+	if found < 4 {
+		t.Fatalf("found %d sluice commands in compose, want bridge, worker, mirror and migrate", found)
+	}
+	src := ""
+	files, _ := filepath.Glob("*.go")
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		src += string(b)
+	}
+	for _, v := range regexp.MustCompile(`SLUICE_[A-Z_]+`).FindAllString(compose, -1) {
+		if !strings.Contains(src, `"`+v+`"`) {
+			t.Errorf("compose sets %s, which sluice never reads", v)
+		}
+	}
+}
+
+// hasFlag runs the command with -h and looks for the flag in its usage.
+func hasFlag(cmd, name string) bool {
+	r, w, _ := os.Pipe()
+	old := os.Stderr
+	os.Stderr = w
+	err := commands[cmd].run(context.Background(), []string{"-h"})
+	w.Close()
+	os.Stderr = old
+	b := make([]byte, 1<<16)
+	n, _ := r.Read(b)
+	return err == flag.ErrHelp && strings.Contains(string(b[:n]), "-"+name)
+}
+
+func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		cmd  string
+		args []string
+		want string
+	}{
+		{"bridge", nil, "set --brokers"},
+		{"bridge", []string{"--brokers", "127.0.0.1:1"}, "set --temporal"},
+		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--dlq-topic", "sluice.events"}, "must differ"},
+		{"mirror", []string{"--temporal", "x:1"}, "set --clickhouse"},
+		{"worker", []string{"--log-level", "loud"}, "--log-level"},
+		{"dev", []string{"--kafka-ports", "9092"}, "three ports"},
+		{"produce", []string{"--brokers", "x:1"}, "exactly one of --file or --generate"},
+		{"bridge", []string{"stray"}, "unexpected arguments"},
+	}
+	for _, c := range cases {
+		err := commands[c.cmd].run(ctx, c.args)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("sluice %s %v: %v, want an error saying %q", c.cmd, c.args, err, c.want)
+		}
+	}
+}
+
+func TestProduceFileValidatesEveryLineFirst(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "events.jsonl")
+	os.WriteFile(p, []byte(`{"specversion":"1.0","id":"1","source":"s","type":"t","subject":"k"}
+{oops
+{"specversion":"1.0","id":"2","source":"s","type":"t"}
+`), 0o644)
+	_, err := readEvents(p, "topic")
+	if err == nil || !strings.Contains(err.Error(), "events.jsonl:2:") || !strings.Contains(err.Error(), "events.jsonl:3: no subject") {
+		t.Fatalf("want both bad lines named, got %v", err)
+	}
+}

@@ -1,0 +1,68 @@
+// Package archtest checks the import direction of the design card: schemas
+// imports nothing of ours; consumers, workflows and analytics only schemas;
+// bridge is the only package that knows both Kafka and Temporal.
+package archtest
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const mod = "github.com/sluicehq/sluice/"
+
+// allowed lists, per top-level folder, the folders of ours it may import.
+var allowed = map[string][]string{
+	"schemas":   {},
+	"consumers": {"schemas"},
+	"workflows": {"schemas", "workflows"},
+	"analytics": {"schemas"},
+	"bridge":    {"consumers", "workflows", "schemas"},
+}
+
+func TestImportDirection(t *testing.T) {
+	root := "../.."
+	for dir, ok := range allowed {
+		kafka, temporal := false, false
+		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+			if err != nil {
+				return err
+			}
+			for _, imp := range f.Imports {
+				p := strings.Trim(imp.Path.Value, `"`)
+				kafka = kafka || strings.HasPrefix(p, "github.com/twmb/franz-go") || strings.HasPrefix(p, "github.com/IBM/sarama")
+				temporal = temporal || strings.HasPrefix(p, "go.temporal.io/sdk/client")
+				if !strings.HasPrefix(p, mod) {
+					continue
+				}
+				top := strings.SplitN(strings.TrimPrefix(p, mod), "/", 2)[0]
+				if !contains(ok, top) {
+					t.Errorf("%s imports %s: %s may import only %v", path, p, dir, ok)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kafka && temporal && dir != "bridge" {
+			t.Errorf("%s imports both a Kafka client and the Temporal client; only bridge may", dir)
+		}
+	}
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
