@@ -148,31 +148,59 @@ func Migrate(ctx context.Context, c *Config) ([]string, error) {
 	return ch.Migrate(ctx)
 }
 
-// RunBridge consumes the input topic and signals entity workflows until ctx
-// ends, then settles in-flight signals and commits.
-func RunBridge(ctx context.Context, c *Config) error {
+// Bridge is a running bridge: consumer group feeding the dispatcher.
+type Bridge struct {
+	tc client.Client
+	d  *bridge.Dispatcher
+	g  *consumers.Group
+}
+
+// NewBridge connects to Temporal and Kafka; Run starts consuming. The
+// dispatcher's work lives until ctx ends.
+func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
 	tc, err := DialTemporal(ctx, c)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer tc.Close()
 	bcfg := c.Bridge
 	bcfg.Logger = c.Logger.With("component", "bridge")
 	d, err := bridge.NewDispatcher(ctx, bcfg, bridge.TemporalSignaler{Client: tc},
 		bridge.StaticRoute{WorkflowType: Domain.Type, TaskQueue: c.TaskQueue, IDPrefix: c.WorkflowIDPrefix})
 	if err != nil {
-		return err
+		tc.Close()
+		return nil, err
 	}
 	g, err := consumers.NewGroup(consumers.Config{
 		Brokers: c.Brokers, Group: c.Group, Topics: []string{c.InputTopic}, DLQTopic: c.DLQTopic,
 		Logger: c.Logger.With("component", "consumer"),
 	}, d)
 	if err != nil {
+		tc.Close()
+		return nil, err
+	}
+	return &Bridge{tc: tc, d: d, g: g}, nil
+}
+
+// Run consumes until ctx ends, then settles in-flight signals, commits and
+// closes.
+func (b *Bridge) Run(ctx context.Context) error {
+	defer b.tc.Close()
+	err := b.g.Run(ctx)
+	b.d.Wait()
+	return err
+}
+
+// Stats are the dispatcher's counters.
+func (b *Bridge) Stats() bridge.Stats { return b.d.Stats() }
+
+// RunBridge consumes the input topic and signals entity workflows until ctx
+// ends, then settles in-flight signals and commits.
+func RunBridge(ctx context.Context, c *Config) error {
+	b, err := NewBridge(ctx, c)
+	if err != nil {
 		return err
 	}
-	err = g.Run(ctx)
-	d.Wait()
-	return err
+	return b.Run(ctx)
 }
 
 // RunWorker runs the entity workflows and the milestone activity until ctx
@@ -188,7 +216,12 @@ func RunWorker(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer kc.Close()
-	w := worker.New(tc, c.TaskQueue, worker.Options{})
+	w := worker.New(tc, c.TaskQueue, worker.Options{
+		// The SDK's default of two pollers caps workflow-task throughput at
+		// two long-poll round trips at a time; entity workflows are many and
+		// small, so poll wider.
+		MaxConcurrentWorkflowTaskPollers: 8,
+	})
 	dom := *Domain
 	if c.MaxSignalsPerRun > 0 {
 		dom.MaxSignalsPerRun = c.MaxSignalsPerRun

@@ -32,8 +32,9 @@ const WorkflowType = "ledger.Account"
 // Movement is the data of a credited or debited event. Seq is the
 // producer's per-account sequence number, starting at 1.
 type Movement struct {
-	Seq    int64 `json:"seq"`
-	Amount int64 `json:"amount"`
+	Seq    int64  `json:"seq"`
+	Amount int64  `json:"amount"`
+	Note   string `json:"note,omitempty"` // free text, ignored by the domain
 }
 
 // Account is the state of one account.

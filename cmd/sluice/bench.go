@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/internal/bench"
+	"github.com/sluicehq/sluice/internal/stack"
+)
+
+func init() {
+	register("bench", "measure the bridge against one-Signal-With-Start-per-record on the embedded stack", runBench)
+}
+
+func runBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	var o bench.Options
+	fs.IntVar(&o.Events, "events", 100_000, "events for the bridge's full-speed phase")
+	fs.IntVar(&o.NaiveEvents, "naive-events", 20_000, "events offered to the naive baseline")
+	fs.DurationVar(&o.NaiveBudget, "naive-budget", 30*time.Second, "time box of the naive phase")
+	fs.IntVar(&o.Entities, "entities", 10_000, "distinct entity keys")
+	fs.Float64Var(&o.ZipfS, "zipf", 1.1, "zipf exponent of the key distribution (> 1)")
+	fs.IntVar(&o.PayloadBytes, "payload", 256, "event data bytes")
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "in-flight Signal-With-Start budget, both sides")
+	fs.DurationVar(&o.HalfRateFor, "half-rate-for", 20*time.Second, "length of the half-rate latency phase")
+	md := fs.String("markdown", "", "also write the results as a Markdown table to this file")
+	logLevel := fs.String("log-level", "error", "log level")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.ZipfS <= 1 {
+		return fmt.Errorf("--zipf must be greater than 1")
+	}
+	log, err := newLogger("text", *logLevel)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "starting the embedded stack ...")
+	st, err := stack.Start(ctx, stack.Options{Headless: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
+	base.ClickHouse.Addr = st.ClickHouse.Addr
+	fmt.Fprintln(os.Stderr, "running: bridge full speed, bridge half rate, naive baseline ...")
+	rs, err := bench.Run(ctx, base, st.Temporal.Pid(), o, log)
+	if err != nil {
+		return err
+	}
+	report(os.Stdout, rs, o)
+	if *md != "" {
+		f, err := os.Create(*md)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		report(f, rs, o)
+	}
+	return nil
+}
+
+func report(w io.Writer, rs []bench.Result, o bench.Options) {
+	fmt.Fprintf(w, "Workload: zipf s=%.2f over %d entities, %d-byte payloads, %d in-flight budget; %s, %d CPUs, %s.\n\n",
+		o.ZipfS, o.Entities, o.PayloadBytes, o.Concurrency, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintln(w, "| phase | offered | applied | events/s | actions/event | p50 | p99 | CPU s/10k (sluice) | CPU s/10k (Temporal) | peak RSS |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %.3f | %s | %s | %.2f | %.2f | %d MiB |\n",
+			r.Name, r.Offered, r.Applied, r.EventsPerSec, r.ActionsPerEvent, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond),
+			r.CPUPer10k.Seconds(), r.TemporalPer10k.Seconds(), r.PeakRSS>>20)
+	}
+	if len(rs) == 3 && rs[2].EventsPerSec > 0 && rs[0].ActionsPerEvent > 0 {
+		fmt.Fprintf(w, "\nRatios (bridge full speed ÷ naive): %.1f× events/s, %.1f× fewer Temporal actions per event.\n",
+			rs[0].EventsPerSec/rs[2].EventsPerSec, rs[2].ActionsPerEvent/rs[0].ActionsPerEvent)
+	}
+}

@@ -1,0 +1,428 @@
+// Package bench measures the Sluice bridge against the naive baseline a
+// user writes by hand (one Signal-With-Start per Kafka record), in one
+// process and one run, on the same workload and the same Temporal server.
+//
+// The function to know is [Run]; it returns one [Result] per phase.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sluicehq/sluice/bridge"
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/workflows/ledger"
+)
+
+// Options shape the workload.
+type Options struct {
+	Events       int           // events in the bridge's full-speed phase (default 100,000)
+	NaiveEvents  int           // events offered to the naive baseline (default 20,000)
+	NaiveBudget  time.Duration // time box of the naive phase (default 30s)
+	Entities     int           // distinct keys (default 10,000)
+	ZipfS        float64       // zipf exponent (default 1.1)
+	PayloadBytes int           // event data size (default 256)
+	Concurrency  int           // in-flight Signal-With-Starts, both sides (default 64)
+	HalfRateFor  time.Duration // duration of the half-rate latency phase (default 20s)
+	Seed         uint64
+}
+
+func (o *Options) setDefaults() {
+	if o.Events <= 0 {
+		o.Events = 100_000
+	}
+	if o.NaiveEvents <= 0 {
+		o.NaiveEvents = 20_000
+	}
+	if o.NaiveBudget <= 0 {
+		o.NaiveBudget = 30 * time.Second
+	}
+	if o.Entities <= 0 {
+		o.Entities = 10_000
+	}
+	if o.ZipfS <= 1 {
+		o.ZipfS = 1.1
+	}
+	if o.PayloadBytes <= 0 {
+		o.PayloadBytes = 256
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	if o.HalfRateFor <= 0 {
+		o.HalfRateFor = 20 * time.Second
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+}
+
+// Result is one phase's measurements.
+type Result struct {
+	Name            string
+	Offered         int // events produced
+	Applied         int // events applied in workflows within the phase
+	Elapsed         time.Duration
+	EventsPerSec    float64
+	ActionsPerEvent float64 // Signal-With-Start calls per applied event
+	P50, P99        time.Duration
+	CPUPer10k       time.Duration // this process (bridge, worker, kfake, harness)
+	TemporalPer10k  time.Duration // the Temporal dev server process
+	PeakRSS         uint64        // this process, bytes
+}
+
+// Run runs the phases against a running stack: bridge at full speed, bridge
+// at half that rate (latency), and the naive baseline (time-boxed). The
+// worker runs in this process for all of them.
+func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *slog.Logger) ([]Result, error) {
+	o.setDefaults()
+	base.Logger = log
+	base.InputTopic, base.MilestoneTopic, base.DLQTopic = "bench.bridge", "bench.milestones", "bench.dlq"
+	base.Partitions = 12
+	base.SetDefaults()
+	for _, t := range []string{"bench.bridge", "bench.half", "bench.naive"} {
+		c := base
+		c.InputTopic = t
+		if err := app.EnsureTopics(ctx, &c); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = app.RunWorker(ctx, &base) }()
+
+	tr := newTracker()
+	wg.Add(1)
+	go func() { defer wg.Done(); tr.consume(ctx, base.Brokers, base.MilestoneTopic, log) }()
+
+	prod, err := kgo.NewClient(kgo.SeedBrokers(base.Brokers...), kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedRecords(200_000))
+	if err != nil {
+		return nil, err
+	}
+	defer prod.Close()
+	gen := newWorkload(o)
+	var results []Result
+
+	// 1. Bridge, producer at full speed.
+	bcfg := base
+	bcfg.InputTopic, bcfg.Group, bcfg.WorkflowIDPrefix = "bench.bridge", "bench-bridge", "bridge-"
+	bcfg.Bridge.MaxInFlight = o.Concurrency
+	r, err := runBridgePhase(ctx, &bcfg, prod, gen, tr, temporalPid, o.Events, 0, 0, "sluice bridge, full speed")
+	if err != nil {
+		return results, err
+	}
+	results = append(results, r)
+
+	// 2. Bridge at half the measured rate: the latency a user sees in
+	// steady state rather than while a backlog drains.
+	hcfg := base
+	hcfg.InputTopic, hcfg.Group, hcfg.WorkflowIDPrefix = "bench.half", "bench-half", "bridge-" // same entities: steady state
+	hcfg.Bridge.MaxInFlight = o.Concurrency
+	rate := r.EventsPerSec / 2
+	n := int(rate * o.HalfRateFor.Seconds())
+	r, err = runBridgePhase(ctx, &hcfg, prod, gen, tr, temporalPid, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
+	if err != nil {
+		return results, err
+	}
+	results = append(results, r)
+
+	// 3. The naive baseline, time-boxed.
+	ncfg := base
+	ncfg.InputTopic, ncfg.Group, ncfg.WorkflowIDPrefix = "bench.naive", "bench-naive", "naive-"
+	r, err = runNaivePhase(ctx, &ncfg, prod, gen, tr, temporalPid, o)
+	if err != nil {
+		return results, err
+	}
+	results = append(results, r)
+	return results, nil
+}
+
+// workload draws zipf-distributed keys and fixed-size payloads.
+type workload struct {
+	mu      sync.Mutex
+	zipf    *rand.Zipf
+	payload string
+	seq     map[string]int64
+	n       int64
+}
+
+func newWorkload(o Options) *workload {
+	r := rand.New(rand.NewPCG(o.Seed, o.Seed+1))
+	return &workload{
+		zipf:    rand.NewZipf(r, o.ZipfS, 1, uint64(o.Entities-1)),
+		payload: strings.Repeat("x", max(0, o.PayloadBytes-40)), // ~40 bytes of seq/amount/keys
+		seq:     map[string]int64{},
+	}
+}
+
+func (w *workload) next(topic string) (*kgo.Record, string) {
+	w.mu.Lock()
+	key := "e" + strconv.FormatUint(w.zipf.Uint64(), 10)
+	w.seq[topic+key]++
+	w.n++
+	seq, n := w.seq[topic+key], w.n
+	w.mu.Unlock()
+	data, _ := json.Marshal(ledger.Movement{Seq: seq, Amount: 1, Note: w.payload})
+	id := "b" + strconv.FormatInt(n, 10)
+	v, _ := schemas.EncodeEvent(schemas.Event{ID: id, Source: "bench", Type: ledger.Credited, Subject: key, Data: data})
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: v}, id
+}
+
+// produce sends n events at rate per second (0: full speed), registering
+// each with the tracker just before it is handed to the client.
+func produce(ctx context.Context, prod *kgo.Client, gen *workload, tr *tracker, ph *phase, topic string, n int, rate float64) error {
+	var interval time.Duration
+	if rate > 0 {
+		interval = time.Duration(float64(time.Second) / rate)
+	}
+	start := time.Now()
+	var perr atomic.Value
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		if interval > 0 {
+			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		rec, id := gen.next(topic)
+		tr.expect(ph, id, time.Now())
+		prod.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				perr.Store(err)
+			}
+		})
+	}
+	if err := prod.Flush(ctx); err != nil {
+		return err
+	}
+	if e, ok := perr.Load().(error); ok {
+		return e
+	}
+	return nil
+}
+
+func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *workload, tr *tracker, temporalPid, n int, rate float64, _ time.Duration, name string) (Result, error) {
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	b, err := app.NewBridge(pctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = b.Run(pctx) }()
+	defer func() { cancel(); <-done }()
+
+	settle(ctx, temporalPid)
+	ph := tr.phase(name)
+	m := startMeasure(temporalPid)
+	if err := produce(ctx, prod, gen, tr, ph, c.InputTopic, n, rate); err != nil {
+		return Result{}, err
+	}
+	applied := ph.wait(ctx, n, 10*time.Minute)
+	r := m.finish(name, n, applied, ph)
+	st := b.Stats()
+	r.ActionsPerEvent = actions(st)
+	return r, nil
+}
+
+// actions counts every Signal-With-Start attempt (a failed one may still
+// have been billed) per event delivered.
+func actions(st bridge.Stats) float64 {
+	if st.Events == 0 {
+		return 0
+	}
+	return float64(st.Signals+st.Retries) / float64(st.Events)
+}
+
+// runNaivePhase is what a team writes by hand: consume, and for each record
+// one Signal-With-Start carrying that one event, with the same concurrency
+// budget (records of one key go to the same worker, so order holds).
+func runNaivePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *workload, tr *tracker, temporalPid int, o Options) (Result, error) {
+	name := "naive: one Signal-With-Start per record"
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	tc, err := app.DialTemporal(pctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	defer tc.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.ConsumerGroup(c.Group), kgo.ConsumeTopics(c.InputTopic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return Result{}, err
+	}
+	defer cl.Close()
+	var calls, delivered atomic.Int64
+	var logged atomic.Bool
+	lanes := make([]chan *kgo.Record, o.Concurrency)
+	var wg sync.WaitGroup
+	for i := range lanes {
+		lanes[i] = make(chan *kgo.Record, 64)
+		wg.Add(1)
+		go func(in chan *kgo.Record) {
+			defer wg.Done()
+			for r := range in {
+				ev, err := schemas.DecodeEvent(r.Value)
+				if err != nil {
+					continue
+				}
+				b := &schemas.SignalBatch{Topic: r.Topic, Partition: r.Partition, FirstOffset: r.Offset, LastOffset: r.Offset,
+					Events: []schemas.BatchedEvent{{Offset: r.Offset, ID: ev.ID, Type: ev.Type, Source: ev.Source, ProducedAtUs: r.Timestamp.UnixMicro(), Data: ev.Data}}}
+				wid := c.WorkflowIDPrefix + string(r.Key)
+				for pctx.Err() == nil {
+					calls.Add(1)
+					_, err := tc.SignalWithStartWorkflow(pctx, wid, schemas.SignalName, b,
+						client.StartWorkflowOptions{ID: wid, TaskQueue: c.TaskQueue}, app.Domain.Type, map[string]string{"entity_id": string(r.Key)})
+					if err == nil {
+						delivered.Add(1)
+						break
+					}
+					if logged.CompareAndSwap(false, true) && pctx.Err() == nil {
+						c.Logger.Warn("naive: signal-with-start failed (retrying; logged once)", "err", err)
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}(lanes[i])
+	}
+	go func() {
+		for pctx.Err() == nil {
+			f := cl.PollFetches(pctx)
+			f.EachRecord(func(r *kgo.Record) {
+				h := fnv.New32a()
+				h.Write(r.Key)
+				select {
+				case lanes[h.Sum32()%uint32(len(lanes))] <- r:
+				case <-pctx.Done():
+				}
+			})
+		}
+		for _, l := range lanes {
+			close(l)
+		}
+	}()
+
+	settle(ctx, temporalPid)
+	ph := tr.phase(name)
+	m := startMeasure(temporalPid)
+	if err := produce(ctx, prod, gen, tr, ph, c.InputTopic, o.NaiveEvents, 0); err != nil {
+		return Result{}, err
+	}
+	applied := ph.wait(ctx, o.NaiveEvents, o.NaiveBudget-time.Since(m.start))
+	r := m.finish(name, o.NaiveEvents, applied, ph)
+	if d := delivered.Load(); d > 0 {
+		r.ActionsPerEvent = float64(calls.Load()) / float64(d)
+	}
+	cancel()
+	wg.Wait()
+	return r, nil
+}
+
+// settle waits (up to a minute) until the Temporal server is nearly idle:
+// after a phase it still works through transfer and visibility tasks, which
+// would otherwise be charged to the next phase.
+func settle(ctx context.Context, pid int) {
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		before := procCPU(pid)
+		time.Sleep(time.Second)
+		if procCPU(pid)-before < 150*time.Millisecond {
+			return
+		}
+	}
+}
+
+// measure brackets a phase with CPU and memory readings.
+type measure struct {
+	start       time.Time
+	cpu, tcpu   time.Duration
+	temporalPid int
+}
+
+func startMeasure(temporalPid int) *measure {
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset the peak-RSS mark
+	return &measure{start: time.Now(), cpu: selfCPU(), tcpu: procCPU(temporalPid), temporalPid: temporalPid}
+}
+
+func (m *measure) finish(name string, offered, applied int, ph *phase) Result {
+	el := ph.lastApplied().Sub(m.start)
+	if applied < offered || el <= 0 {
+		el = time.Since(m.start)
+	}
+	r := Result{Name: name, Offered: offered, Applied: applied, Elapsed: el, PeakRSS: peakRSS()}
+	if applied > 0 {
+		r.EventsPerSec = float64(applied) / el.Seconds()
+		per := func(d time.Duration) time.Duration { return time.Duration(float64(d) * 10000 / float64(applied)) }
+		r.CPUPer10k = per(selfCPU() - m.cpu)
+		r.TemporalPer10k = per(procCPU(m.temporalPid) - m.tcpu)
+	}
+	r.P50, r.P99 = ph.percentiles()
+	return r
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU reads utime+stime of another process from /proc (clock ticks of 10ms).
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+func peakRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			kb, _ := strconv.ParseUint(strings.Fields(line)[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// percentile of sorted durations.
+func percentile(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
