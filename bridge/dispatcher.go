@@ -131,6 +131,8 @@ type Stats struct {
 	Events  int64 // events delivered to Temporal
 	Signals int64 // successful Signal-With-Start calls
 	Retries int64 // failed attempts that were retried
+	// Buffered is the number of events held now, queued or in flight.
+	Buffered int
 }
 
 // NewDispatcher returns a dispatcher whose work lives until ctx ends.
@@ -155,7 +157,9 @@ func NewDispatcher(ctx context.Context, cfg Config, sig Signaler, router Router)
 func (d *Dispatcher) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.stats
+	s := d.stats
+	s.Buffered = d.buffered
+	return s
 }
 
 // Enqueue implements consumers.Handler.

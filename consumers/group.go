@@ -197,7 +197,21 @@ func (g *Group) decode(r *kgo.Record) (Record, string, error) {
 	if len(r.Key) == 0 {
 		return Record{}, ReasonNoKey, errors.New("record has no key: the key names the entity and must be set")
 	}
-	ev, err := schemas.DecodeEvent(r.Value)
+	header := func(name string) (string, bool) {
+		for _, h := range r.Headers {
+			if h.Key == name {
+				return string(h.Value), true
+			}
+		}
+		return "", false
+	}
+	var ev schemas.Event
+	var err error
+	if schemas.IsBinary(header) {
+		ev, err = schemas.DecodeBinary(header, r.Value)
+	} else {
+		ev, err = schemas.DecodeEvent(r.Value)
+	}
 	if err != nil {
 		var de *schemas.DecodeError
 		if errors.As(err, &de) && de.Reason != "undecodable" {

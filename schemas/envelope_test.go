@@ -138,3 +138,42 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestBinaryMode(t *testing.T) {
+	ev := Event{ID: "1", Source: "s", Type: "t", Subject: "k", Time: time.Date(2026, 3, 4, 5, 6, 7, 8000, time.UTC), Data: []byte(`{"a":1}`)}
+	hdr := map[string]string{}
+	for _, h := range BinaryHeaders(ev) {
+		hdr[h[0]] = h[1]
+	}
+	get := func(n string) (string, bool) { v, ok := hdr[n]; return v, ok }
+	if !IsBinary(get) {
+		t.Fatal("binary headers not recognised")
+	}
+	got, err := DecodeBinary(get, ev.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "1" || got.Subject != "k" || !got.Time.Equal(ev.Time) || string(got.Data) != `{"a":1}` {
+		t.Fatalf("round trip %+v", got)
+	}
+	for name, mutate := range map[string]func(){
+		"missing-field":            func() { delete(hdr, "ce_type") },
+		"unsupported-content-type": func() { hdr["content-type"] = "application/octet-stream" },
+		"undecodable":              func() { hdr["ce_time"] = "noon" },
+	} {
+		saved := map[string]string{}
+		for k, v := range hdr {
+			saved[k] = v
+		}
+		mutate()
+		_, err := DecodeBinary(get, ev.Data)
+		var de *DecodeError
+		if !errors.As(err, &de) || de.Reason != name {
+			t.Errorf("%s: got %v", name, err)
+		}
+		hdr = saved
+	}
+	if _, err := DecodeBinary(func(n string) (string, bool) { v, ok := hdr[n]; return v, ok }, []byte("{bad")); err == nil {
+		t.Error("non-JSON data accepted")
+	}
+}

@@ -50,6 +50,10 @@ type Config struct {
 	Partitions int
 
 	Bridge bridge.Config
+	// MaxPollRecords and MaxEventBytes override the consumer's defaults
+	// (10,000 records per poll; 1 MiB, above which events are dead-lettered).
+	MaxPollRecords int
+	MaxEventBytes  int
 	// MaxSignalsPerRun overrides the entity workflows' Continue-As-New
 	// threshold (default 2,000 signals).
 	MaxSignalsPerRun int
@@ -172,6 +176,7 @@ func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
 	}
 	g, err := consumers.NewGroup(consumers.Config{
 		Brokers: c.Brokers, Group: c.Group, Topics: []string{c.InputTopic}, DLQTopic: c.DLQTopic,
+		MaxPollRecords: c.MaxPollRecords, MaxEventBytes: c.MaxEventBytes,
 		Logger: c.Logger.With("component", "consumer"),
 	}, d)
 	if err != nil {

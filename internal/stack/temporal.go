@@ -24,6 +24,8 @@ type Temporal struct {
 	LogFile   string
 
 	proc *child
+	bin  string
+	args []string
 }
 
 func startTemporal(ctx context.Context, o *Options, dir string) (*Temporal, error) {
@@ -70,19 +72,29 @@ func startTemporal(ctx context.Context, o *Options, dir string) (*Temporal, erro
 		args = append(args, "--ui-port", strconv.Itoa(uiPort))
 		t.UIURL = fmt.Sprintf("http://127.0.0.1:%d", uiPort)
 	}
-	logf, err := os.OpenFile(t.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	t.bin, t.args = bin, args
+	if err := t.Start(ctx); err != nil {
 		return nil, err
 	}
+	return t, nil
+}
+
+// Start (re)starts the server on the same ports and database, e.g. after
+// Stop in an outage test, and waits until it answers.
+func (t *Temporal) Start(ctx context.Context) error {
+	logf, err := os.OpenFile(t.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
 	defer logf.Close() // the child holds its own descriptor
-	if t.proc, err = startChild("temporal", logf, bin, args...); err != nil {
-		return nil, err
+	if t.proc, err = startChild("temporal", logf, t.bin, t.args...); err != nil {
+		return err
 	}
 	if err := t.waitReady(ctx); err != nil {
 		_ = t.proc.stop(5 * time.Second)
-		return nil, fmt.Errorf("temporal dev server not ready: %w\n%s", err, tailFile(t.LogFile, 2048))
+		return fmt.Errorf("temporal dev server not ready: %w\n%s", err, tailFile(t.LogFile, 2048))
 	}
-	return t, nil
+	return nil
 }
 
 func (t *Temporal) waitReady(ctx context.Context) error {
