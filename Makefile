@@ -40,3 +40,7 @@ deps: tools
 
 clean:
 	rm -rf bin .sluice
+
+## bench: the bridge against the naive baseline on the embedded stack (one run, ~6 minutes)
+bench: deps build
+	./bin/sluice bench --markdown BENCHMARKS.run.md

@@ -18,10 +18,10 @@ const mod = "github.com/sluicehq/sluice/"
 var allowed = map[string][]string{
 	"schemas":          {},
 	"schemas/producer": {"schemas"},
-	"consumers": {"schemas"},
-	"workflows": {"schemas", "workflows"},
-	"analytics": {"schemas"},
-	"bridge":    {"consumers", "workflows", "schemas"},
+	"consumers":        {"schemas"},
+	"workflows":        {"schemas", "workflows"},
+	"analytics":        {"schemas"},
+	"bridge":           {"consumers", "workflows", "schemas"},
 }
 
 func TestImportDirection(t *testing.T) {
