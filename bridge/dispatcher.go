@@ -110,7 +110,6 @@ type queued struct {
 type Dispatcher struct {
 	cfg    Config
 	sig    Signaler
-	router Router
 	log    *slog.Logger
 	ctx    context.Context
 	sem    chan struct{}
@@ -136,13 +135,13 @@ type Stats struct {
 }
 
 // NewDispatcher returns a dispatcher whose work lives until ctx ends.
-func NewDispatcher(ctx context.Context, cfg Config, sig Signaler, router Router) (*Dispatcher, error) {
+func NewDispatcher(ctx context.Context, cfg Config, sig Signaler) (*Dispatcher, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	d := &Dispatcher{
-		cfg: cfg, sig: sig, router: router, log: cfg.Logger, ctx: ctx,
+		cfg: cfg, sig: sig, log: cfg.Logger, ctx: ctx,
 		sem:      make(chan struct{}, cfg.MaxInFlight),
 		entities: map[string]*entityQueue{},
 		inFlight: map[tp]int{},
@@ -170,15 +169,7 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 		r := &recs[i]
 		key := tp{r.Topic, r.Partition}
 		delete(d.revoked, key) // assigned again
-		target, err := d.router.Route(r.Topic, r.Key)
-		if err != nil {
-			// Routing problems are caught when the route config is validated;
-			// a key that cannot be routed would block its partition, so log
-			// loudly and let the offset move on.
-			d.log.Error("unroutable record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
-			ack.Ack(r.Topic, r.Partition, r.Offset)
-			continue
-		}
+		target := r.Target
 		q := d.entities[target.WorkflowID]
 		if q == nil {
 			q = &entityQueue{target: target}

@@ -69,8 +69,7 @@ func TestDispatcherOrderCoalescingRetry(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ft := &fakeTemporal{inFlight: map[string]bool{}, got: map[string][]int64{}, failEach: 7, delay: time.Millisecond}
-	d, err := NewDispatcher(ctx, Config{MaxBatchEvents: 40, MaxInFlight: 8, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}, ft,
-		StaticRoute{WorkflowType: "w", TaskQueue: "q", IDPrefix: "e-"})
+	d, err := NewDispatcher(ctx, Config{MaxBatchEvents: 40, MaxInFlight: 8, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}, ft)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +81,7 @@ func TestDispatcherOrderCoalescingRetry(t *testing.T) {
 		key := fmt.Sprintf("k%d", (off*7919)%50)
 		want["e-"+key] = append(want["e-"+key], off)
 		recs = append(recs, consumers.Record{Topic: "t", Partition: 0, Offset: off, Key: []byte(key), Size: 10,
-			Event: schemas.Event{ID: fmt.Sprint(off), Type: "x"}})
+			Event: schemas.Event{ID: fmt.Sprint(off), Type: "x"}, Target: target(key)})
 		if len(recs) == 500 {
 			if err := d.WaitForRoom(ctx); err != nil {
 				t.Fatal(err)
@@ -138,13 +137,13 @@ func TestDispatcherByteBoundAndPartitionSplit(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	d, _ := NewDispatcher(ctx, Config{MaxBatchBytes: 1000}, sig, StaticRoute{IDPrefix: "e-"})
+	d, _ := NewDispatcher(ctx, Config{MaxBatchBytes: 1000}, sig)
 	acks := &ackLog{acked: map[int64]int{}}
 	// One entity key on two partitions (a router may do that): a batch
 	// never mixes partitions, and none exceeds 1000 bytes.
 	var recs []consumers.Record
 	for i := int64(0); i < 10; i++ {
-		recs = append(recs, consumers.Record{Topic: "t", Partition: int32(i / 5), Offset: i, Key: []byte("k"), Size: 300})
+		recs = append(recs, consumers.Record{Topic: "t", Partition: int32(i / 5), Offset: i, Key: []byte("k"), Size: 300, Target: target("k")})
 	}
 	d.Enqueue(recs[:5], acks)
 	d.Enqueue(recs[5:], acks)
@@ -174,11 +173,11 @@ func TestDispatcherRevokeDropsQueuedAndWaitsForInFlight(t *testing.T) {
 		<-release
 		return nil
 	})
-	d, _ := NewDispatcher(ctx, Config{}, sig, StaticRoute{IDPrefix: "e-"})
+	d, _ := NewDispatcher(ctx, Config{}, sig)
 	acks := &ackLog{acked: map[int64]int{}}
-	d.Enqueue([]consumers.Record{{Topic: "t", Partition: 1, Offset: 0, Key: []byte("k")}}, acks)
+	d.Enqueue([]consumers.Record{{Topic: "t", Partition: 1, Offset: 0, Key: []byte("k"), Target: target("k")}}, acks)
 	<-started // offset 0 is in flight
-	d.Enqueue([]consumers.Record{{Topic: "t", Partition: 1, Offset: 1, Key: []byte("k")}}, acks)
+	d.Enqueue([]consumers.Record{{Topic: "t", Partition: 1, Offset: 1, Key: []byte("k"), Target: target("k")}}, acks)
 
 	done := make(chan struct{})
 	go func() { d.Revoke(ctx, map[string][]int32{"t": {1}}); close(done) }()
@@ -201,10 +200,10 @@ func TestDispatcherBackpressure(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	sig := signalFunc(func(ctx context.Context, _ Target, b *schemas.SignalBatch) error { return errors.New("down") })
-	d, _ := NewDispatcher(ctx, Config{MaxBuffered: 5, RetryMin: time.Millisecond, RetryMax: time.Millisecond}, sig, StaticRoute{})
+	d, _ := NewDispatcher(ctx, Config{MaxBuffered: 5, RetryMin: time.Millisecond, RetryMax: time.Millisecond}, sig)
 	var recs []consumers.Record
 	for i := int64(0); i < 5; i++ {
-		recs = append(recs, consumers.Record{Topic: "t", Offset: i, Key: []byte(fmt.Sprint(i))})
+		recs = append(recs, consumers.Record{Topic: "t", Offset: i, Key: []byte(fmt.Sprint(i)), Target: target(fmt.Sprint(i))})
 	}
 	d.Enqueue(recs, &ackLog{acked: map[int64]int{}})
 	wctx, wcancel := context.WithTimeout(ctx, 100*time.Millisecond)
@@ -220,4 +219,8 @@ type signalFunc func(context.Context, Target, *schemas.SignalBatch) error
 
 func (f signalFunc) SignalWithStart(ctx context.Context, t Target, b *schemas.SignalBatch) error {
 	return f(ctx, t, b)
+}
+
+func target(key string) Target {
+	return Target{WorkflowID: "e-" + key, WorkflowType: "w", TaskQueue: "q", EntityID: key}
 }

@@ -18,7 +18,11 @@ type TemporalSignaler struct {
 // workflow if it is not running and signals it either way. Temporal bills it
 // as one action.
 func (s TemporalSignaler) SignalWithStart(ctx context.Context, t Target, b *schemas.SignalBatch) error {
-	_, err := s.Client.SignalWithStartWorkflow(ctx, t.WorkflowID, schemas.SignalName, b,
+	signal := t.Signal
+	if signal == "" {
+		signal = schemas.SignalName
+	}
+	_, err := s.Client.SignalWithStartWorkflow(ctx, t.WorkflowID, signal, b,
 		client.StartWorkflowOptions{ID: t.WorkflowID, TaskQueue: t.TaskQueue},
 		t.WorkflowType, workflows.StartArgs(t.EntityID))
 	return err

@@ -23,6 +23,7 @@ type Record struct {
 	Timestamp time.Time // the record's produce (create) time
 	Size      int       // value bytes
 	Event     schemas.Event
+	Target    Target // where the routes send it
 }
 
 // Acker takes acknowledgements. An acked offset is durably handed over

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -20,7 +21,12 @@ import (
 type Config struct {
 	Brokers []string // required
 	Group   string   // required: the consumer group id
-	Topics  []string // required
+	Topics  []string // required, unless TopicPatterns is set
+	// TopicPatterns are regular expressions of further topics to consume.
+	TopicPatterns []string
+	// Routes resolve each record's workflow and check its type and data.
+	// Required.
+	Routes *Routes
 	// DLQTopic receives records that cannot be decoded or routed. Required.
 	DLQTopic string
 	// MaxEventBytes sends larger records to the DLQ as oversize, overriding
@@ -65,8 +71,19 @@ func (c *Config) Validate() error {
 	if c.Group == "" {
 		errs = append(errs, errors.New("consumers: no consumer group id"))
 	}
-	if len(c.Topics) == 0 {
+	if len(c.Topics) == 0 && len(c.TopicPatterns) == 0 {
 		errs = append(errs, errors.New("consumers: no input topics"))
+	}
+	if c.Routes == nil {
+		errs = append(errs, errors.New("consumers: no routes"))
+	}
+	for _, p := range c.TopicPatterns {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("consumers: topic pattern %q: %v", p, err))
+		} else if c.DLQTopic != "" && re.MatchString(c.DLQTopic) {
+			errs = append(errs, fmt.Errorf("consumers: topic pattern %q matches the dead-letter topic %q: the bridge would consume its own dead letters", p, c.DLQTopic))
+		}
 	}
 	if c.DLQTopic == "" {
 		errs = append(errs, errors.New("consumers: no dead-letter topic"))
@@ -103,7 +120,7 @@ func NewGroup(cfg Config, h Handler) (*Group, error) {
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
-		kgo.ConsumeTopics(cfg.Topics...),
+		consumeTopics(cfg),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -112,12 +129,28 @@ func NewGroup(cfg Config, h Handler) (*Group, error) {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ProducerBatchMaxBytes(int32(cfg.MaxEventBytes) + 64<<10),
 	}, cfg.ClientOpts...)
+	if len(cfg.TopicPatterns) > 0 {
+		opts = append(opts, kgo.ConsumeRegex())
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("consumers: %w", err)
 	}
 	g.cl = cl
 	return g, nil
+}
+
+// consumeTopics: with patterns, franz-go takes every topic as a regular
+// expression, so literal topics are quoted and anchored.
+func consumeTopics(cfg Config) kgo.Opt {
+	if len(cfg.TopicPatterns) == 0 {
+		return kgo.ConsumeTopics(cfg.Topics...)
+	}
+	ts := append([]string(nil), cfg.TopicPatterns...)
+	for _, t := range cfg.Topics {
+		ts = append(ts, "^"+regexp.QuoteMeta(t)+"$")
+	}
+	return kgo.ConsumeTopics(ts...)
 }
 
 // Run consumes until ctx ends, then settles in-flight work, commits the
@@ -219,9 +252,13 @@ func (g *Group) decode(r *kgo.Record) (Record, string, error) {
 		}
 		return Record{}, ReasonUndecodable, err
 	}
+	target, reason, err := g.cfg.Routes.resolve(r.Topic, r.Key, &ev)
+	if err != nil {
+		return Record{}, reason, err
+	}
 	return Record{
 		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key,
-		Timestamp: r.Timestamp, Size: len(r.Value), Event: ev,
+		Timestamp: r.Timestamp, Size: len(r.Value), Event: ev, Target: target,
 	}, "", nil
 }
 

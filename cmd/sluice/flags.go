@@ -15,7 +15,7 @@ import (
 type connFlags struct {
 	brokers, temporal, namespace, clickhouse, chDB, chUser string
 	input, milestones, dlq, group, taskQueue, idPrefix     string
-	logFormat, logLevel                                    string
+	logFormat, logLevel, routes                            string
 }
 
 func env(name, def string) string {
@@ -37,7 +37,8 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dlq, "dlq-topic", "sluice.dlq", "dead-letter topic")
 	fs.StringVar(&c.group, "group", "sluice-bridge", "consumer group id")
 	fs.StringVar(&c.taskQueue, "task-queue", "sluice-entities", "Temporal task queue of the entity workflows")
-	fs.StringVar(&c.idPrefix, "workflow-id-prefix", "ledger-", "workflow id = prefix + record key")
+	fs.StringVar(&c.idPrefix, "workflow-id-prefix", "ledger-", "workflow id = prefix + record key (without --routes)")
+	fs.StringVar(&c.routes, "routes", env("SLUICE_ROUTES", ""), "YAML routes file: topics → workflow type, id template, event types and JSON Schemas ($SLUICE_ROUTES)")
 	fs.StringVar(&c.logFormat, "log-format", env("SLUICE_LOG_FORMAT", "text"), "log format: text or json ($SLUICE_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error ($SLUICE_LOG_LEVEL)")
 }
@@ -50,7 +51,7 @@ func (c *connFlags) config() (*app.Config, error) {
 	cfg := &app.Config{
 		Brokers: app.SplitList(c.brokers), TemporalAddr: c.temporal, Namespace: c.namespace,
 		InputTopic: c.input, MilestoneTopic: c.milestones, DLQTopic: c.dlq, Group: c.group,
-		TaskQueue: c.taskQueue, WorkflowIDPrefix: c.idPrefix, Logger: log,
+		TaskQueue: c.taskQueue, WorkflowIDPrefix: c.idPrefix, RoutesFile: c.routes, Logger: log,
 	}
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
 	cfg.ClickHouse.Password = os.Getenv("SLUICE_CLICKHOUSE_PASSWORD")

@@ -27,6 +27,7 @@ import (
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
 	"github.com/sluicehq/sluice/workflows/ledger"
 )
@@ -46,6 +47,9 @@ type Config struct {
 	// WorkflowIDPrefix is put before the record key to form the workflow id,
 	// overriding the default "ledger-".
 	WorkflowIDPrefix string
+	// RoutesFile is a YAML routes config (see consumers.RoutesFile). Empty
+	// means one route: InputTopic → the demo domain, id WorkflowIDPrefix+key.
+	RoutesFile string
 	// Partitions for topics EnsureTopics creates, overriding the default 12.
 	Partitions int
 
@@ -104,6 +108,33 @@ func (c *Config) Validate() error {
 		topics[t] = name
 	}
 	return errors.Join(errs...)
+}
+
+// routes loads the routes and checks they only name workflows this build
+// runs, on the signal they listen to; it returns what to consume.
+func (c *Config) routes() (*consumers.Routes, []string, []string, error) {
+	if c.RoutesFile == "" {
+		return consumers.SingleRoute(Domain.Type, c.TaskQueue, c.WorkflowIDPrefix), []string{c.InputTopic}, nil, nil
+	}
+	rs, err := consumers.LoadRoutes(c.RoutesFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var errs []error
+	for _, wt := range rs.WorkflowTypes() {
+		if wt != Domain.Type {
+			errs = append(errs, fmt.Errorf("routes: workflow_type %q is not run by this build (known: %s)", wt, Domain.Type))
+		}
+	}
+	for _, s := range rs.Signals() {
+		if s != schemas.SignalName {
+			errs = append(errs, fmt.Errorf("routes: signal %q: entity workflows listen on %q", s, schemas.SignalName))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, nil, err
+	}
+	return rs, rs.Topics(), rs.Patterns(), nil
 }
 
 // Domain is the demo entity domain this build runs.
@@ -168,14 +199,18 @@ func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
 	}
 	bcfg := c.Bridge
 	bcfg.Logger = c.Logger.With("component", "bridge")
-	d, err := bridge.NewDispatcher(ctx, bcfg, bridge.TemporalSignaler{Client: tc},
-		bridge.StaticRoute{WorkflowType: Domain.Type, TaskQueue: c.TaskQueue, IDPrefix: c.WorkflowIDPrefix})
+	d, err := bridge.NewDispatcher(ctx, bcfg, bridge.TemporalSignaler{Client: tc})
+	if err != nil {
+		tc.Close()
+		return nil, err
+	}
+	routes, topics, patterns, err := c.routes()
 	if err != nil {
 		tc.Close()
 		return nil, err
 	}
 	g, err := consumers.NewGroup(consumers.Config{
-		Brokers: c.Brokers, Group: c.Group, Topics: []string{c.InputTopic}, DLQTopic: c.DLQTopic,
+		Brokers: c.Brokers, Group: c.Group, Topics: topics, TopicPatterns: patterns, Routes: routes, DLQTopic: c.DLQTopic,
 		MaxPollRecords: c.MaxPollRecords, MaxEventBytes: c.MaxEventBytes,
 		Logger: c.Logger.With("component", "consumer"),
 	}, d)

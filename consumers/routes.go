@@ -1,0 +1,345 @@
+package consumers
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Target is the entity workflow a record goes to.
+type Target struct {
+	WorkflowID   string
+	WorkflowType string
+	TaskQueue    string
+	Signal       string
+	EntityID     string
+}
+
+// RoutesFile is the YAML routes config:
+//
+//	routes:
+//	  - topic: payments              # or topic_pattern: '^payments\..+$'
+//	    workflow_type: ledger.Account
+//	    task_queue: sluice-entities
+//	    workflow_id: 'ledger-{key}'  # {key} {subject} {type} {source} {topic}
+//	    signal: sluice.events        # optional, the default
+//	    event_types:                 # optional; when given, other types are dead-lettered
+//	      ledger.credited: {schema: schemas/movement.json}   # path relative to this file
+//	      ledger.debited:  {schema_inline: {type: object, required: [amount]}}
+type RoutesFile struct {
+	Routes []RouteSpec `yaml:"routes"`
+}
+
+// RouteSpec is one route as written in YAML.
+type RouteSpec struct {
+	Topic        string                   `yaml:"topic"`
+	TopicPattern string                   `yaml:"topic_pattern"`
+	WorkflowType string                   `yaml:"workflow_type"`
+	TaskQueue    string                   `yaml:"task_queue"`
+	WorkflowID   string                   `yaml:"workflow_id"`
+	Signal       string                   `yaml:"signal"`
+	EventTypes   map[string]EventTypeSpec `yaml:"event_types"`
+}
+
+// EventTypeSpec names the JSON Schema an event type's data must satisfy.
+type EventTypeSpec struct {
+	Schema       string `yaml:"schema"`
+	SchemaInline any    `yaml:"schema_inline"`
+}
+
+// Routes is a validated, compiled routes config.
+type Routes struct {
+	routes []*route
+}
+
+type route struct {
+	spec    RouteSpec
+	pattern *regexp.Regexp
+	idParts []string // literal, placeholder, literal, ...
+	types   map[string]*jsonschema.Schema // nil map: any type; nil schema: no data check
+}
+
+var placeholders = map[string]bool{"key": true, "subject": true, "type": true, "source": true, "topic": true}
+
+// LoadRoutes reads and validates a routes file; every problem is reported
+// at once, each with the route it belongs to.
+func LoadRoutes(path string) (*Routes, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	var f RoutesFile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("routes %s: %w", path, err)
+	}
+	return NewRoutes(f, filepath.Dir(path))
+}
+
+// NewRoutes validates and compiles routes; schema paths are relative to dir.
+func NewRoutes(f RoutesFile, dir string) (*Routes, error) {
+	var errs []error
+	if len(f.Routes) == 0 {
+		errs = append(errs, errors.New("routes: no routes defined"))
+	}
+	rs := &Routes{}
+	for i, spec := range f.Routes {
+		where := fmt.Sprintf("routes[%d]", i)
+		fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf(where+": "+format, a...)) }
+		r := &route{spec: spec}
+		switch {
+		case spec.Topic == "" && spec.TopicPattern == "":
+			fail("set topic or topic_pattern")
+		case spec.Topic != "" && spec.TopicPattern != "":
+			fail("set topic or topic_pattern, not both")
+		case spec.TopicPattern != "":
+			p, err := regexp.Compile(spec.TopicPattern)
+			if err != nil {
+				fail("topic_pattern: %v", err)
+			}
+			r.pattern = p
+		}
+		if spec.WorkflowType == "" {
+			fail("workflow_type is required")
+		}
+		if spec.TaskQueue == "" {
+			fail("task_queue is required")
+		}
+		if r.spec.Signal == "" {
+			r.spec.Signal = schemas.SignalName
+		}
+		if spec.WorkflowID == "" {
+			fail("workflow_id is required, e.g. 'order-{key}'")
+		} else if parts, err := parseTemplate(spec.WorkflowID); err != nil {
+			fail("workflow_id: %v", err)
+		} else {
+			r.idParts = parts
+		}
+		if spec.EventTypes != nil {
+			r.types = map[string]*jsonschema.Schema{}
+			for typ, ets := range spec.EventTypes {
+				sch, err := compileSchema(dir, typ, ets)
+				if err != nil {
+					fail("event_types[%s]: %v", typ, err)
+				}
+				r.types[typ] = sch
+			}
+		}
+		rs.routes = append(rs.routes, r)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// SingleRoute routes every topic to one workflow type with id prefix+key:
+// the default when no routes file is given.
+func SingleRoute(workflowType, taskQueue, idPrefix string) *Routes {
+	rs, err := NewRoutes(RoutesFile{Routes: []RouteSpec{{
+		TopicPattern: ".*", WorkflowType: workflowType, TaskQueue: taskQueue,
+		WorkflowID: strings.ReplaceAll(idPrefix, "{", "{{") + "{key}",
+	}}}, "")
+	if err != nil {
+		panic(err) // static input
+	}
+	return rs
+}
+
+// WorkflowTypes lists the workflow types the routes send to.
+func (rs *Routes) WorkflowTypes() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rs.routes {
+		if !seen[r.spec.WorkflowType] {
+			seen[r.spec.WorkflowType] = true
+			out = append(out, r.spec.WorkflowType)
+		}
+	}
+	return out
+}
+
+// Topics lists the literal topics of the routes (patterns excluded).
+func (rs *Routes) Topics() []string {
+	var out []string
+	for _, r := range rs.routes {
+		if r.spec.Topic != "" {
+			out = append(out, r.spec.Topic)
+		}
+	}
+	return out
+}
+
+// Patterns lists the topic patterns of the routes.
+func (rs *Routes) Patterns() []string {
+	var out []string
+	for _, r := range rs.routes {
+		if r.spec.TopicPattern != "" {
+			out = append(out, r.spec.TopicPattern)
+		}
+	}
+	return out
+}
+
+// Signals lists the signal names the routes use.
+func (rs *Routes) Signals() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range rs.routes {
+		if !seen[r.spec.Signal] {
+			seen[r.spec.Signal] = true
+			out = append(out, r.spec.Signal)
+		}
+	}
+	return out
+}
+
+// Dead-letter reasons added by routing.
+const (
+	ReasonNoRoute       = "no-route"
+	ReasonUnknownType   = "unknown-type"
+	ReasonSchemaInvalid = "schema-invalid"
+)
+
+// resolve finds the record's route, checks its type and data, and names
+// its workflow. The first matching route wins.
+func (rs *Routes) resolve(topic string, key []byte, ev *schemas.Event) (Target, string, error) {
+	for _, r := range rs.routes {
+		if r.spec.Topic != topic && (r.pattern == nil || !r.pattern.MatchString(topic)) {
+			continue
+		}
+		if r.types != nil {
+			sch, known := r.types[ev.Type]
+			if !known {
+				return Target{}, ReasonUnknownType, fmt.Errorf("event type %q is not one of this route's event_types", ev.Type)
+			}
+			if sch != nil {
+				v, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.Data))
+				if err != nil {
+					return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %v", ev.Type, err)
+				}
+				if err := sch.Validate(v); err != nil {
+					return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %v", ev.Type, err)
+				}
+			}
+		}
+		var b strings.Builder
+		for i, p := range r.idParts {
+			if i%2 == 0 {
+				b.WriteString(p)
+				continue
+			}
+			switch p {
+			case "key":
+				b.Write(key)
+			case "subject":
+				b.WriteString(ev.Subject)
+			case "type":
+				b.WriteString(ev.Type)
+			case "source":
+				b.WriteString(ev.Source)
+			case "topic":
+				b.WriteString(topic)
+			}
+		}
+		return Target{WorkflowID: b.String(), WorkflowType: r.spec.WorkflowType, TaskQueue: r.spec.TaskQueue,
+			Signal: r.spec.Signal, EntityID: string(key)}, "", nil
+	}
+	return Target{}, ReasonNoRoute, fmt.Errorf("no route matches topic %q", topic)
+}
+
+// parseTemplate splits "order-{key}" into literal/placeholder parts; "{{"
+// is a literal brace.
+func parseTemplate(s string) ([]string, error) {
+	var parts []string
+	var lit strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case strings.HasPrefix(s[i:], "{{"):
+			lit.WriteByte('{')
+			i++
+		case s[i] == '{':
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return nil, fmt.Errorf("unclosed { in %q", s)
+			}
+			name := s[i+1 : i+end]
+			if !placeholders[name] {
+				return nil, fmt.Errorf("unknown placeholder {%s}; use {key}, {subject}, {type}, {source} or {topic}", name)
+			}
+			parts = append(parts, lit.String(), name)
+			lit.Reset()
+			i += end
+		default:
+			lit.WriteByte(s[i])
+		}
+	}
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("%q has no placeholder: every entity would share one workflow", s)
+	}
+	return append(parts, lit.String()), nil
+}
+
+func compileSchema(dir, typ string, ets EventTypeSpec) (*jsonschema.Schema, error) {
+	c := jsonschema.NewCompiler()
+	switch {
+	case ets.Schema != "" && ets.SchemaInline != nil:
+		return nil, errors.New("set schema or schema_inline, not both")
+	case ets.Schema != "":
+		p := ets.Schema
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", p, err)
+		}
+		if err := c.AddResource("sluice:"+typ, doc); err != nil {
+			return nil, err
+		}
+	case ets.SchemaInline != nil:
+		if err := c.AddResource("sluice:"+typ, yamlToJSON(ets.SchemaInline)); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, nil // the type is allowed, its data unchecked
+	}
+	return c.Compile("sluice:" + typ)
+}
+
+// yamlToJSON turns YAML-decoded values into the shapes the JSON Schema
+// compiler expects (map[string]any, []any, float64 numbers).
+func yamlToJSON(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, x := range t {
+			out[k] = yamlToJSON(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = yamlToJSON(x)
+		}
+		return out
+	case int:
+		return float64(t)
+	default:
+		return v
+	}
+}
