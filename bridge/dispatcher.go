@@ -108,11 +108,11 @@ type queued struct {
 // Dispatcher is the coalescing Signal-With-Start dispatcher. It implements
 // consumers.Handler.
 type Dispatcher struct {
-	cfg    Config
-	sig    Signaler
-	log    *slog.Logger
-	ctx    context.Context
-	sem    chan struct{}
+	cfg Config
+	sig Signaler
+	log *slog.Logger
+	ctx context.Context
+	sem chan struct{}
 
 	mu       sync.Mutex
 	room     *sync.Cond
@@ -178,7 +178,7 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 		q.items = append(q.items, queued{tp: key, item: item{
 			ev: schemas.BatchedEvent{
 				Offset: r.Offset, ID: r.Event.ID, Type: r.Event.Type, Source: r.Event.Source,
-				ProducedAtUs: r.Timestamp.UnixMicro(), Data: r.Event.Data,
+				ProducedAtUs: r.Timestamp.UnixMicro(), Data: r.Event.Data, Redriven: r.Redriven,
 			},
 			size: r.Size,
 			ack:  ack,

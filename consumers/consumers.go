@@ -24,6 +24,8 @@ type Record struct {
 	Size      int       // value bytes
 	Event     schemas.Event
 	Target    Target // where the routes send it
+	// Redriven is set for a record `sluice dlq redrive` put back.
+	Redriven bool
 }
 
 // Acker takes acknowledgements. An acked offset is durably handed over

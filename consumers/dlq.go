@@ -2,9 +2,11 @@ package consumers
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -53,4 +55,123 @@ func (g *Group) deadLetter(ctx context.Context, r *kgo.Record, reason string, ca
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
+}
+
+// HeaderRedrivenFrom marks a record that `sluice dlq redrive` put back on its
+// source topic: "dlq-topic/partition/offset". The bridge flags such events so
+// the entity workflow drops a second redrive of the same event id.
+const HeaderRedrivenFrom = "sluice-redriven-from"
+
+// DeadLetter is one record of the dead-letter topic, decoded.
+type DeadLetter struct {
+	Partition       int32
+	Offset          int64
+	Key, Value      []byte
+	Headers         []kgo.RecordHeader // the original record's headers, without Sluice's
+	Reason, Error   string
+	SourceTopic     string
+	SourcePartition int32
+	SourceOffset    int64
+	SourceTime      time.Time
+}
+
+func parseDeadLetter(r *kgo.Record) DeadLetter {
+	d := DeadLetter{Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, SourcePartition: -1, SourceOffset: -1}
+	for _, h := range r.Headers {
+		v := string(h.Value)
+		switch h.Key {
+		case HeaderDLQReason:
+			d.Reason = v
+		case HeaderDLQError:
+			d.Error = v
+		case HeaderDLQTopic:
+			d.SourceTopic = v
+		case HeaderDLQPartition:
+			p, _ := strconv.ParseInt(v, 10, 32)
+			d.SourcePartition = int32(p)
+		case HeaderDLQOffset:
+			d.SourceOffset, _ = strconv.ParseInt(v, 10, 64)
+		case HeaderDLQTimestamp:
+			d.SourceTime, _ = time.Parse(time.RFC3339Nano, v)
+		case HeaderRedrivenFrom:
+			// dropped: a redrive of a redrive names only the latest hop
+		default:
+			d.Headers = append(d.Headers, h)
+		}
+	}
+	return d
+}
+
+// ReadDeadLetters visits every record of the dead-letter topic up to its end
+// at the time of the call, partition by partition in offset order.
+func ReadDeadLetters(ctx context.Context, brokers []string, topic string, opts []kgo.Opt, fn func(DeadLetter) error) error {
+	adm, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return err
+	}
+	ends, err := kadm.NewClient(adm).ListEndOffsets(ctx, topic)
+	adm.Close()
+	if err != nil {
+		return err
+	}
+	if err := ends.Error(); err != nil {
+		return fmt.Errorf("dead-letter topic %s: %w", topic, err)
+	}
+	remaining := map[int32]int64{}
+	starts := map[string]map[int32]kgo.Offset{topic: {}}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			remaining[o.Partition] = o.Offset
+			starts[topic][o.Partition] = kgo.NewOffset().AtStart()
+		}
+	})
+	if len(remaining) == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumePartitions(starts)}, opts...)...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	for len(remaining) > 0 {
+		f := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		f.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return ferr
+		}
+		var cbErr error
+		f.EachRecord(func(r *kgo.Record) {
+			end, ok := remaining[r.Partition]
+			if !ok || cbErr != nil {
+				return
+			}
+			if r.Offset >= end-1 {
+				delete(remaining, r.Partition)
+			}
+			if r.Offset < end {
+				cbErr = fn(parseDeadLetter(r))
+			}
+		})
+		if cbErr != nil {
+			return cbErr
+		}
+	}
+	return nil
+}
+
+// RedriveRecord is the record a redrive produces: the original key, value
+// and headers back on the source topic (or to), marked as redriven. The
+// value is untouched, so the event keeps its id.
+func RedriveRecord(dlqTopic string, d DeadLetter, to string) *kgo.Record {
+	if to == "" {
+		to = d.SourceTopic
+	}
+	hs := append(append([]kgo.RecordHeader(nil), d.Headers...), kgo.RecordHeader{
+		Key: HeaderRedrivenFrom, Value: []byte(fmt.Sprintf("%s/%d/%d", dlqTopic, d.Partition, d.Offset)),
+	})
+	return &kgo.Record{Topic: to, Key: d.Key, Value: d.Value, Headers: hs}
 }

@@ -256,9 +256,10 @@ func (g *Group) decode(r *kgo.Record) (Record, string, error) {
 	if err != nil {
 		return Record{}, reason, err
 	}
+	_, redriven := header(HeaderRedrivenFrom)
 	return Record{
 		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key,
-		Timestamp: r.Timestamp, Size: len(r.Value), Event: ev, Target: target,
+		Timestamp: r.Timestamp, Size: len(r.Value), Event: ev, Target: target, Redriven: redriven,
 	}, "", nil
 }
 

@@ -64,7 +64,7 @@ type Routes struct {
 type route struct {
 	spec    RouteSpec
 	pattern *regexp.Regexp
-	idParts []string // literal, placeholder, literal, ...
+	idParts []string                      // literal, placeholder, literal, ...
 	types   map[string]*jsonschema.Schema // nil map: any type; nil schema: no data check
 }
 

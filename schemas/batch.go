@@ -25,6 +25,9 @@ type BatchedEvent struct {
 	Source       string          `json:"source,omitempty"`
 	ProducedAtUs int64           `json:"produced_at_us"` // Kafka record timestamp, Unix microseconds
 	Data         json.RawMessage `json:"data,omitempty"`
+	// Redriven marks an event put back from the dead-letter topic: it has a
+	// new offset, so the workflow dedups it by ID instead.
+	Redriven bool `json:"redriven,omitempty"`
 }
 
 // BatchLineage is the part of a SignalBatch the mirror reads: coordinates and

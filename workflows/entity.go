@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -87,7 +88,12 @@ type Status struct {
 	Runs         int64            `json:"runs"`       // Continue-As-New count + 1
 	MilestoneSeq int64            `json:"milestone_seq"`
 	Marks        map[string]int64 `json:"marks"` // "topic/partition" -> last applied offset
+	// Redriven holds the ids of the last redriven events applied (at most
+	// maxRedrivenIDs), so redriving the same dead letter twice applies it once.
+	Redriven []string `json:"redriven,omitempty"`
 }
+
+const maxRedrivenIDs = 1000
 
 const defaultMaxSignalsPerRun = 2000
 
@@ -186,7 +192,7 @@ func (e *entity[S]) applyBatch(ctx workflow.Context, b *schemas.SignalBatch) {
 	mark, seen := e.status.Marks[key]
 	for i := range b.Events {
 		be := &b.Events[i]
-		if seen && be.Offset <= mark {
+		if seen && be.Offset <= mark || be.Redriven && slices.Contains(e.status.Redriven, be.ID) {
 			e.status.Duplicates++
 			continue
 		}
@@ -208,6 +214,12 @@ func (e *entity[S]) applyBatch(ctx workflow.Context, b *schemas.SignalBatch) {
 		}
 		mark, seen = be.Offset, true
 		e.status.Marks[key] = mark
+		if be.Redriven {
+			e.status.Redriven = append(e.status.Redriven, be.ID)
+			if len(e.status.Redriven) > maxRedrivenIDs {
+				e.status.Redriven = e.status.Redriven[1:]
+			}
+		}
 	}
 }
 

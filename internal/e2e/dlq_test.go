@@ -1,0 +1,123 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/schemas/producer"
+	"github.com/sluicehq/sluice/workflows"
+	"github.com/sluicehq/sluice/workflows/ledger"
+)
+
+// TestDLQRedrive walks the dead-letter runbook with the real binary: an
+// event rejected by a too-strict schema is listed and inspected, the schema
+// is fixed, `sluice dlq redrive` puts it back and it is applied once; a
+// second redrive of the same dead letter is dropped by the workflow.
+func TestDLQRedrive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx)
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../cmd/sluice").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	sluice := func(args ...string) string {
+		t.Helper()
+		out, err := exec.CommandContext(ctx, bin, append(args, "--brokers", strings.Join(e.cfg.Brokers, ","))...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sluice %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	routes := func(maxAmount int) string {
+		p := filepath.Join(t.TempDir(), "routes.yaml")
+		os.WriteFile(p, []byte(fmt.Sprintf(`
+routes:
+  - topic: %s
+    workflow_type: ledger.Account
+    task_queue: %s
+    workflow_id: 'ledger-{key}'
+    event_types:
+      ledger.credited:
+        schema_inline: {type: object, properties: {amount: {type: integer, maximum: %d}}}
+`, e.cfg.InputTopic, e.cfg.TaskQueue, maxAmount)), 0o644)
+		return p
+	}
+	var wg sync.WaitGroup
+	wctx, wcancel := context.WithCancel(ctx)
+	defer func() { wcancel(); wg.Wait() }()
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = app.RunWorker(wctx, e.cfg) }()
+	runBridge := func(routesFile string) (stop func()) {
+		cfg := *e.cfg
+		cfg.RoutesFile = routesFile
+		bctx, bcancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = app.RunBridge(bctx, &cfg) }()
+		return func() { bcancel(); <-done }
+	}
+
+	stop := runBridge(routes(100)) // too strict: refuses amounts over 100
+	const key = "acct-r"
+	kc, _ := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...))
+	defer kc.Close()
+	for i, amount := range []int64{10, 500, 20} {
+		ev, _ := producer.NewEvent(fmt.Sprintf("r-%d", i+1), "test", ledger.Credited, key, ledger.Movement{Seq: int64(i + 1), Amount: amount})
+		r, _ := producer.KgoRecord(e.cfg.InputTopic, key, ev, producer.Structured)
+		if err := kc.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	status := func() workflows.Status {
+		var s workflows.Status
+		_ = query(ctx, e.tc, "ledger-"+key, workflows.QueryStatus, &s)
+		return s
+	}
+	waitFor(t, ctx, time.Minute, "the two valid events", func() (bool, string) { s := status(); return s.Applied == 2, fmt.Sprint(s) })
+	var list string
+	waitFor(t, ctx, time.Minute, "the dead letter to be listed", func() (bool, string) {
+		list = sluice("dlq", "list")
+		return strings.Contains(list, "schema-invalid"), list
+	})
+	var part, off int
+	for _, line := range strings.Split(list, "\n") {
+		if strings.Contains(line, "schema-invalid") {
+			fmt.Sscan(line, &part, &off)
+		}
+	}
+	if out := sluice("dlq", "inspect", "--partition", fmt.Sprint(part), "--offset", fmt.Sprint(off)); !strings.Contains(out, `"amount":500`) || !strings.Contains(out, "maximum") {
+		t.Errorf("inspect shows neither the value nor why:\n%s", out)
+	}
+	if out := sluice("dlq", "redrive", "--reason", "schema-invalid", "--dry-run"); !strings.Contains(out, "would redrive") || !strings.Contains(out, "1 dead letters matched") {
+		t.Errorf("dry run:\n%s", out)
+	}
+	time.Sleep(time.Second)
+	if s := status(); s.Applied != 2 {
+		t.Fatalf("a dry run changed something: %+v", s)
+	}
+
+	stop()
+	stop = runBridge(routes(1000)) // the schema is fixed
+	defer func() { stop() }()
+	sluice("dlq", "redrive", "--reason", "schema-invalid")
+	waitFor(t, ctx, time.Minute, "the redriven event", func() (bool, string) { s := status(); return s.Applied == 3, fmt.Sprint(s) })
+	sluice("dlq", "redrive", "--reason", "schema-invalid") // again, by mistake
+	waitFor(t, ctx, time.Minute, "the second redrive to be dropped", func() (bool, string) {
+		s := status()
+		return s.Duplicates == 1, fmt.Sprint(s)
+	})
+	var acct ledger.Account
+	if err := query(ctx, e.tc, "ledger-"+key, workflows.QueryState, &acct); err != nil || acct.Balance != 530 || acct.Events != 3 {
+		t.Fatalf("account after redrive: %+v %v", acct, err)
+	}
+}
