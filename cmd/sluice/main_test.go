@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sluicehq/sluice/schemas/producer"
 )
 
 // Every command, flag and SLUICE_* variable docker-compose.yml uses exists
@@ -80,6 +82,10 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"dev", []string{"--kafka-ports", "9092"}, "three ports"},
 		{"produce", []string{"--brokers", "x:1"}, "exactly one of --file or --generate"},
 		{"bridge", []string{"stray"}, "unexpected arguments"},
+		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--max-batch-bytes", "3000000"}, "2 MB payload limit"},
+		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--routes", "/nonexistent.yaml"}, "routes"},
+		{"produce", []string{"--brokers", "x:1", "--generate", "5", "--mode", "json"}, "--mode"},
+		{"dlq", []string{"purge", "--brokers", "x:1"}, "unknown dlq command"},
 	}
 	for _, c := range cases {
 		err := commands[c.cmd].run(ctx, c.args)
@@ -95,7 +101,7 @@ func TestProduceFileValidatesEveryLineFirst(t *testing.T) {
 {oops
 {"specversion":"1.0","id":"2","source":"s","type":"t"}
 `), 0o644)
-	_, err := readEvents(p, "topic")
+	_, err := readEvents(p, "topic", producer.Structured)
 	if err == nil || !strings.Contains(err.Error(), "events.jsonl:2:") || !strings.Contains(err.Error(), "events.jsonl:3: no subject") {
 		t.Fatalf("want both bad lines named, got %v", err)
 	}

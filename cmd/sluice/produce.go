@@ -15,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/demo"
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/schemas/producer"
 )
 
 func init() {
@@ -25,10 +26,11 @@ func runProduce(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
 	brokers := fs.String("brokers", env("SLUICE_BROKERS", ""), "Kafka bootstrap brokers ($SLUICE_BROKERS)")
 	topic := fs.String("topic", "sluice.events", "topic to produce to")
-	file := fs.String("file", "", "JSON-lines file, one structured CloudEvent per line; the key is the event's subject (- for stdin)")
+	file := fs.String("file", "", "JSON-lines file, one CloudEvent (JSON) per line; the key is the event's subject (- for stdin); validated whole before anything is sent")
 	generate := fs.Int("generate", 0, "generate this many demo ledger events instead of reading a file")
 	keys := fs.Int("keys", 100, "accounts for --generate")
 	rate := fs.Float64("rate", 0, "events per second for --generate (0: as fast as possible)")
+	modeName := fs.String("mode", "structured", "CloudEvents Kafka binding for --file: structured (JSON value) or binary (ce_* headers)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -41,6 +43,14 @@ func runProduce(ctx context.Context, args []string) error {
 	}
 	if *keys <= 0 {
 		errs = append(errs, errors.New("--keys must be positive"))
+	}
+	mode := producer.Structured
+	switch *modeName {
+	case "structured":
+	case "binary":
+		mode = producer.Binary
+	default:
+		errs = append(errs, fmt.Errorf("--mode %q: want structured or binary", *modeName))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -56,7 +66,7 @@ func runProduce(ctx context.Context, args []string) error {
 		fmt.Printf("produced %d events to %s\n", n, *topic)
 		return err
 	}
-	recs, err := readEvents(*file, *topic)
+	recs, err := readEvents(*file, *topic, mode)
 	if err != nil {
 		return err
 	}
@@ -69,7 +79,7 @@ func runProduce(ctx context.Context, args []string) error {
 
 // readEvents validates the whole file before anything is sent, so a bad
 // line never leaves half a file produced.
-func readEvents(path, topic string) ([]*kgo.Record, error) {
+func readEvents(path, topic string, mode producer.Mode) ([]*kgo.Record, error) {
 	f := os.Stdin
 	if path != "-" {
 		var err error
@@ -95,7 +105,7 @@ func readEvents(path, topic string) ([]*kgo.Record, error) {
 			errs = append(errs, fmt.Errorf("%s:%d: %w", path, line, err))
 			continue
 		}
-		r, err := demo.Record(topic, ev.Subject, ev)
+		r, err := producer.KgoRecord(topic, ev.Subject, ev, mode)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d: %w", path, line, err))
 			continue

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
 )
@@ -26,8 +27,12 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 	var c connFlags
 	c.register(fs)
 	createTopics := false
+	var tune bridgeTuning
 	if needKafka {
 		fs.BoolVar(&createTopics, "create-topics", false, "create the input, milestone and dead-letter topics if missing (needs topic-create rights)")
+	}
+	if name == "bridge" {
+		tune.register(fs)
 	}
 	if err := parse(fs, args); err != nil {
 		return err
@@ -36,6 +41,7 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 	if err != nil {
 		return err
 	}
+	tune.apply(cfg)
 	var errs []error
 	if needKafka {
 		errs = append(errs, cfg.Validate())
@@ -44,6 +50,9 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 	}
 	if needCH {
 		errs = append(errs, cfg.ClickHouse.Validate())
+	}
+	if name == "bridge" {
+		errs = append(errs, cfg.Bridge.Validate())
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -54,4 +63,24 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 		}
 	}
 	return run(ctx, cfg)
+}
+
+// bridgeTuning are the dispatcher's knobs as flags; zero keeps the default
+// documented on bridge.Config.
+type bridgeTuning struct {
+	maxEvents, maxBytes, maxInFlight, maxBuffered int
+	linger                                       time.Duration
+}
+
+func (b *bridgeTuning) register(fs *flag.FlagSet) {
+	fs.IntVar(&b.maxEvents, "max-batch-events", 500, "events per Signal-With-Start at most")
+	fs.IntVar(&b.maxBytes, "max-batch-bytes", 1<<20, "event bytes per Signal-With-Start at most (Temporal rejects payloads near 2 MB)")
+	fs.DurationVar(&b.linger, "linger", 0, "wait this long before an idle entity's first batch, so more events join it")
+	fs.IntVar(&b.maxInFlight, "max-in-flight", 64, "concurrent Signal-With-Start calls")
+	fs.IntVar(&b.maxBuffered, "max-buffered", 100_000, "events held before the consumer stops fetching (backpressure)")
+}
+
+func (b *bridgeTuning) apply(c *app.Config) {
+	c.Bridge.MaxBatchEvents, c.Bridge.MaxBatchBytes, c.Bridge.Linger = b.maxEvents, b.maxBytes, b.linger
+	c.Bridge.MaxInFlight, c.Bridge.MaxBuffered = b.maxInFlight, b.maxBuffered
 }

@@ -193,6 +193,11 @@ type Bridge struct {
 // NewBridge connects to Temporal and Kafka; Run starts consuming. The
 // dispatcher's work lives until ctx ends.
 func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
+	// Config problems first: a bad routes file is reported before any dial.
+	routes, topics, patterns, err := c.routes()
+	if err != nil {
+		return nil, err
+	}
 	tc, err := DialTemporal(ctx, c)
 	if err != nil {
 		return nil, err
@@ -200,11 +205,6 @@ func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
 	bcfg := c.Bridge
 	bcfg.Logger = c.Logger.With("component", "bridge")
 	d, err := bridge.NewDispatcher(ctx, bcfg, bridge.TemporalSignaler{Client: tc})
-	if err != nil {
-		tc.Close()
-		return nil, err
-	}
-	routes, topics, patterns, err := c.routes()
 	if err != nil {
 		tc.Close()
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/schemas/producer"
 	"github.com/sluicehq/sluice/workflows/ledger"
 )
 
@@ -63,12 +64,7 @@ func (g *Generator) For(key string) (string, schemas.Event) {
 
 // Record encodes an event as a keyed Kafka record in structured mode.
 func Record(topic, key string, ev schemas.Event) (*kgo.Record, error) {
-	v, err := schemas.EncodeEvent(ev)
-	if err != nil {
-		return nil, err
-	}
-	return &kgo.Record{Topic: topic, Key: []byte(key), Value: v,
-		Headers: []kgo.RecordHeader{{Key: "content-type", Value: []byte("application/cloudevents+json")}}}, nil
+	return producer.KgoRecord(topic, key, ev, producer.Structured)
 }
 
 // Run produces events at about rate per second (rate <= 0: as fast as
