@@ -204,8 +204,13 @@ func (rs *Routes) Signals() []string {
 	return out
 }
 
+// MaxWorkflowIDBytes is Temporal's default limit.maxIDLength: a longer id
+// is rejected on every attempt, so it is bad input, not an outage.
+const MaxWorkflowIDBytes = 1000
+
 // Dead-letter reasons added by routing.
 const (
+	ReasonInvalidKey    = "invalid-key"
 	ReasonNoRoute       = "no-route"
 	ReasonUnknownType   = "unknown-type"
 	ReasonSchemaInvalid = "schema-invalid"
@@ -251,6 +256,9 @@ func (rs *Routes) resolve(topic string, key []byte, ev *schemas.Event) (Target, 
 			case "topic":
 				b.WriteString(topic)
 			}
+		}
+		if b.Len() > MaxWorkflowIDBytes {
+			return Target{}, ReasonInvalidKey, fmt.Errorf("workflow id would be %d bytes; Temporal accepts at most %d", b.Len(), MaxWorkflowIDBytes)
 		}
 		return Target{WorkflowID: b.String(), WorkflowType: r.spec.WorkflowType, TaskQueue: r.spec.TaskQueue,
 			Signal: r.spec.Signal, EntityID: string(key)}, "", nil

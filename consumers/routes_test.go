@@ -63,6 +63,9 @@ routes:
 			t.Errorf("%s %s %s: target %q reason %q err %v; want %q %q", c.topic, c.typ, c.data, tgt.WorkflowID, reason, err, c.wantID, c.reason)
 		}
 	}
+	if _, reason, _ := rs.resolve("payments", []byte(strings.Repeat("k", 1001)), ev("ledger.noted", `{}`)); reason != ReasonInvalidKey {
+		t.Errorf("a 1001-byte key: reason %q, want %q", reason, ReasonInvalidKey)
+	}
 	if tgt, _, _ := rs.resolve("payments", []byte("k"), ev("ledger.credited", `{"amount":1}`)); tgt.TaskQueue != "q1" || tgt.Signal != schemas.SignalName {
 		t.Errorf("target %+v", tgt)
 	}

@@ -40,7 +40,11 @@ type Options struct {
 	PayloadBytes int           // event data size (default 256)
 	Concurrency  int           // in-flight Signal-With-Starts, both sides (default 64)
 	HalfRateFor  time.Duration // duration of the half-rate latency phase (default 20s)
-	Seed         uint64
+	// Warm starts every entity workflow first (one event each, not
+	// measured), and the naive baseline then signals the same workflows:
+	// the steady state of long-lived entities rather than a cold start.
+	Warm bool
+	Seed uint64
 }
 
 func (o *Options) setDefaults() {
@@ -96,7 +100,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	base.InputTopic, base.MilestoneTopic, base.DLQTopic = "bench.bridge", "bench.milestones", "bench.dlq"
 	base.Partitions = 12
 	base.SetDefaults()
-	for _, t := range []string{"bench.bridge", "bench.half", "bench.naive"} {
+	for _, t := range []string{"bench.warm", "bench.bridge", "bench.half", "bench.naive"} {
 		c := base
 		c.InputTopic = t
 		if err := app.EnsureTopics(ctx, &c); err != nil {
@@ -122,6 +126,18 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	defer prod.Close()
 	gen := newWorkload(o)
 	var results []Result
+	naivePrefix := "naive-"
+
+	if o.Warm {
+		wcfg := base
+		wcfg.InputTopic, wcfg.Group, wcfg.WorkflowIDPrefix = "bench.warm", "bench-warm", "bridge-"
+		wcfg.Bridge.MaxInFlight = o.Concurrency
+		log.Info("bench: warming up", "entities", o.Entities)
+		if _, err := runBridgePhase(ctx, &wcfg, prod, gen.warmup(), tr, temporalPid, o.Entities, 0, 0, "warm-up"); err != nil {
+			return nil, err
+		}
+		naivePrefix = "bridge-"
+	}
 
 	// 1. Bridge, producer at full speed.
 	bcfg := base
@@ -148,7 +164,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 
 	// 3. The naive baseline, time-boxed.
 	ncfg := base
-	ncfg.InputTopic, ncfg.Group, ncfg.WorkflowIDPrefix = "bench.naive", "bench-naive", "naive-"
+	ncfg.InputTopic, ncfg.Group, ncfg.WorkflowIDPrefix = "bench.naive", "bench-naive", naivePrefix
 	r, err = runNaivePhase(ctx, &ncfg, prod, gen, tr, temporalPid, o)
 	if err != nil {
 		return results, err
@@ -159,11 +175,13 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 
 // workload draws zipf-distributed keys and fixed-size payloads.
 type workload struct {
-	mu      sync.Mutex
-	zipf    *rand.Zipf
-	payload string
-	seq     map[string]int64
-	n       int64
+	mu       sync.Mutex
+	zipf     *rand.Zipf
+	payload  string
+	seq      map[string]int64
+	n        int64
+	warm     *uint64 // when set, keys 0, 1, 2, ... instead of zipf
+	idPrefix string
 }
 
 func newWorkload(o Options) *workload {
@@ -175,15 +193,27 @@ func newWorkload(o Options) *workload {
 	}
 }
 
+// warmup returns a workload that names every entity once, in order.
+func (w *workload) warmup() *workload {
+	return &workload{payload: w.payload, seq: w.seq, warm: new(uint64), idPrefix: "w"}
+}
+
 func (w *workload) next(topic string) (*kgo.Record, string) {
 	w.mu.Lock()
-	key := "e" + strconv.FormatUint(w.zipf.Uint64(), 10)
+	var k uint64
+	if w.warm != nil {
+		k = *w.warm
+		*w.warm++
+	} else {
+		k = w.zipf.Uint64()
+	}
+	key := "e" + strconv.FormatUint(k, 10)
 	w.seq[topic+key]++
 	w.n++
 	seq, n := w.seq[topic+key], w.n
 	w.mu.Unlock()
 	data, _ := json.Marshal(ledger.Movement{Seq: seq, Amount: 1, Note: w.payload})
-	id := "b" + strconv.FormatInt(n, 10)
+	id := w.idPrefix + "b" + strconv.FormatInt(n, 10)
 	v, _ := schemas.EncodeEvent(schemas.Event{ID: id, Source: "bench", Type: ledger.Credited, Subject: key, Data: data})
 	return &kgo.Record{Topic: topic, Key: []byte(key), Value: v}, id
 }
