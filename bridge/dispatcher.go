@@ -130,6 +130,8 @@ type Stats struct {
 	Events  int64 // events delivered to Temporal
 	Signals int64 // successful Signal-With-Start calls
 	Retries int64 // failed attempts that were retried
+	// SignalTime sums the latency of successful Signal-With-Start calls.
+	SignalTime time.Duration
 	// Buffered is the number of events held now, queued or in flight.
 	Buffered int
 }
@@ -283,7 +285,9 @@ func (d *Dispatcher) run(q *entityQueue) {
 		d.inFlight[part]++
 		d.mu.Unlock()
 
+		began := time.Now()
 		err := d.deliver(q.target, batch)
+		took := time.Since(began)
 		<-d.sem
 
 		d.mu.Lock()
@@ -295,6 +299,7 @@ func (d *Dispatcher) run(q *entityQueue) {
 		if err == nil {
 			d.stats.Events += int64(len(items))
 			d.stats.Signals++
+			d.stats.SignalTime += took
 		}
 		d.room.Broadcast()
 		d.mu.Unlock()

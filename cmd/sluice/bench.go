@@ -30,6 +30,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "in-flight Signal-With-Start budget, both sides")
 	fs.DurationVar(&o.HalfRateFor, "half-rate-for", 20*time.Second, "length of the half-rate latency phase")
 	fs.BoolVar(&o.Warm, "warm", false, "start every entity workflow first (unmeasured); the naive baseline then signals the same workflows")
+	ephemeral := fs.Bool("ephemeral-temporal", false, "run the Temporal dev server on in-memory SQLite instead of a file")
 	md := fs.String("markdown", "", "also write the results as a Markdown table to this file")
 	logLevel := fs.String("log-level", "error", "log level")
 	if err := parse(fs, args); err != nil {
@@ -43,7 +44,7 @@ func runBench(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "starting the embedded stack ...")
-	st, err := stack.Start(ctx, stack.Options{Headless: true})
+	st, err := stack.Start(ctx, stack.Options{Headless: true, EphemeralTemporal: *ephemeral})
 	if err != nil {
 		return err
 	}

@@ -271,6 +271,9 @@ func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *w
 	r := m.finish(name, n, applied, ph)
 	st := b.Stats()
 	r.ActionsPerEvent = actions(st)
+	if st.Signals > 0 {
+		c.Logger.Warn("bench: bridge phase", "name", name, "signals", st.Signals, "mean_signal_latency", st.SignalTime/time.Duration(st.Signals), "retries", st.Retries)
+	}
 	return r, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,10 +26,7 @@ func TestDLQRedrive(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	e := startEnv(t, ctx)
-	bin := filepath.Join(t.TempDir(), "sluice")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../cmd/sluice").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildSluice(t, ctx)
 	sluice := func(args ...string) string {
 		t.Helper()
 		out, err := exec.CommandContext(ctx, bin, append(args, "--brokers", strings.Join(e.cfg.Brokers, ","))...).CombinedOutput()
@@ -53,11 +49,7 @@ routes:
 `, e.cfg.InputTopic, e.cfg.TaskQueue, maxAmount)), 0o644)
 		return p
 	}
-	var wg sync.WaitGroup
-	wctx, wcancel := context.WithCancel(ctx)
-	defer func() { wcancel(); wg.Wait() }()
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = app.RunWorker(wctx, e.cfg) }()
+	e.runWorker(t, ctx)
 	runBridge := func(routesFile string) (stop func()) {
 		cfg := *e.cfg
 		cfg.RoutesFile = routesFile

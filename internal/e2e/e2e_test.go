@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -89,6 +91,24 @@ func (e *env) runAll(t *testing.T, ctx context.Context) {
 		}()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+// runWorker runs only the worker in-process until the test ends.
+func (e *env) runWorker(t *testing.T, ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = app.RunWorker(ctx, e.cfg) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// buildSluice builds the sluice binary, for tests that run it as users do.
+func buildSluice(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "sluice")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../cmd/sluice").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // TestEndToEnd is the walking skeleton's acceptance test: 5,000 events over

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -94,16 +93,9 @@ func TestBridgeCrash(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	e := startEnv(t, ctx)
-	wctx, wcancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = app.RunWorker(wctx, e.cfg) }()
-	t.Cleanup(func() { wcancel(); wg.Wait() })
+	e.runWorker(t, ctx)
 
-	bin := filepath.Join(t.TempDir(), "sluice")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "../../cmd/sluice").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildSluice(t, ctx)
 	startBridge := func() *exec.Cmd {
 		cmd := exec.CommandContext(ctx, bin, "bridge", "--brokers", e.cfg.Brokers[0], "--temporal", e.cfg.TemporalAddr, "--log-level", "warn")
 		cmd.Stderr = os.Stderr
@@ -147,11 +139,7 @@ func TestRebalance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	e := startEnv(t, ctx)
-	wctx, wcancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = app.RunWorker(wctx, e.cfg) }()
-	t.Cleanup(func() { wcancel(); wg.Wait() })
+	e.runWorker(t, ctx)
 
 	type member struct {
 		cancel context.CancelFunc

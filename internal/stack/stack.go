@@ -25,6 +25,9 @@ type Options struct {
 	TemporalUIPort     int
 	ClickHousePort     int
 	ClickHouseHTTPPort int
+	// EphemeralTemporal keeps Temporal's SQLite in memory (no file): its
+	// state dies with the server, so only benchmarks use it.
+	EphemeralTemporal bool
 	// Headless turns the Temporal Web UI off.
 	Headless bool
 	// Partitions is the default partition count of auto-created topics,

@@ -51,7 +51,6 @@ func startTemporal(ctx context.Context, o *Options, dir string) (*Temporal, erro
 		"--port", strconv.Itoa(port),
 		"--http-port", strconv.Itoa(httpPort),
 		"--metrics-port", strconv.Itoa(metricsPort),
-		"--db-filename", filepath.Join(dir, "temporal.db"),
 		"--log-level", "warn",
 		// WAL with synchronous=normal survives a crash of the server process
 		// (not of the OS) and lifts SQLite's write rate several times.
@@ -61,6 +60,9 @@ func startTemporal(ctx context.Context, o *Options, dir string) (*Temporal, erro
 		// the bridge can push; raise them so benchmarks measure Sluice.
 		"--dynamic-config-value", "frontend.namespaceRPS=20000",
 		"--dynamic-config-value", "frontend.rps=20000",
+	}
+	if !o.EphemeralTemporal {
+		args = append(args, "--db-filename", filepath.Join(dir, "temporal.db"))
 	}
 	if o.Headless {
 		args = append(args, "--headless")
