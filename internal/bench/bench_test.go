@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/internal/stack"
+)
+
+// A miniature run on the real stack: every phase completes and reports, the
+// bridge coalesces (fewer actions per event than the naive one-per-record),
+// and the naive side spends exactly one Signal-With-Start per event.
+// Speeds are not asserted: this machine is shared and noisy.
+func TestMiniatureRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := stack.Start(ctx, stack.Options{Headless: true, EphemeralTemporal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
+	rs, err := Run(ctx, base, st.Temporal.Pid(), Options{
+		Events: 600, NaiveEvents: 100, NaiveBudget: 40 * time.Second, Entities: 40, HalfRateFor: 2 * time.Second, Concurrency: 8,
+	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 3 {
+		t.Fatalf("%d phases", len(rs))
+	}
+	full, naive := rs[0], rs[2]
+	if full.Applied != full.Offered || rs[1].Applied != rs[1].Offered {
+		t.Fatalf("bridge phases lost events: %+v %+v", full, rs[1])
+	}
+	if naive.Applied == 0 || naive.ActionsPerEvent < 1 {
+		t.Fatalf("naive phase: %+v", naive)
+	}
+	if full.ActionsPerEvent <= 0 || full.ActionsPerEvent >= naive.ActionsPerEvent/2 {
+		t.Errorf("bridge %.3f actions/event vs naive %.3f: no coalescing", full.ActionsPerEvent, naive.ActionsPerEvent)
+	}
+	if full.P50 <= 0 || full.P99 < full.P50 || full.CPUPer10k <= 0 || full.PeakRSS == 0 {
+		t.Errorf("measurements missing: %+v", full)
+	}
+}
