@@ -69,7 +69,7 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 // documented on bridge.Config.
 type bridgeTuning struct {
 	maxEvents, maxBytes, maxInFlight, maxBuffered int
-	linger                                       time.Duration
+	linger                                        time.Duration
 }
 
 func (b *bridgeTuning) register(fs *flag.FlagSet) {
