@@ -84,6 +84,7 @@ type item struct {
 	ev   schemas.BatchedEvent
 	size int
 	ack  consumers.Acker
+	rec  *consumers.Record // for dead-lettering
 }
 
 type tp struct {
@@ -98,6 +99,9 @@ type entityQueue struct {
 	target   Target
 	items    []queued
 	inFlight bool
+	// limit, when set, caps the next batch: Temporal rejected a larger one,
+	// so the batch is halved until it passes or one event remains.
+	limit int
 }
 
 type queued struct {
@@ -130,6 +134,8 @@ type Stats struct {
 	Events  int64 // events delivered to Temporal
 	Signals int64 // successful Signal-With-Start calls
 	Retries int64 // failed attempts that were retried
+	// Rejected counts events dead-lettered because Temporal refused them.
+	Rejected int64
 	// SignalTime sums the latency of successful Signal-With-Start calls.
 	SignalTime time.Duration
 	// Buffered is the number of events held now, queued or in flight.
@@ -184,6 +190,7 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 			},
 			size: r.Size,
 			ack:  ack,
+			rec:  r,
 		}})
 		d.buffered++
 		if !q.inFlight {
@@ -295,14 +302,41 @@ func (d *Dispatcher) run(q *entityQueue) {
 		if d.inFlight[part] == 0 {
 			delete(d.inFlight, part)
 		}
+		var rejected *RejectedError
+		if errors.As(err, &rejected) && len(items) > 1 {
+			// Too big or otherwise refused as a whole: put the events back in
+			// order and try half as many.
+			back := make([]queued, len(items), len(items)+len(q.items))
+			for i, it := range items {
+				back[i] = queued{tp: part, item: it}
+			}
+			q.items = append(back, q.items...)
+			q.limit = len(items) / 2
+			d.mu.Unlock()
+			continue
+		}
 		d.buffered -= len(items)
 		if err == nil {
 			d.stats.Events += int64(len(items))
 			d.stats.Signals++
 			d.stats.SignalTime += took
+			q.limit = 0
 		}
 		d.room.Broadcast()
 		d.mu.Unlock()
+		if rejected != nil { // one event Temporal refuses on every attempt: bad input
+			it := items[0]
+			d.log.Error("Temporal rejects the event; dead-lettering it", "workflow_id", q.target.WorkflowID, "offset", it.ev.Offset, "err", err)
+			if !it.ack.DeadLetter(d.ctx, it.rec, ReasonRejected, rejected) {
+				d.abandon(q)
+				return
+			}
+			d.mu.Lock()
+			d.stats.Rejected++
+			q.limit = 0
+			d.mu.Unlock()
+			continue
+		}
 		if err != nil { // only when ctx ended: the events stay unacked and are redelivered
 			d.abandon(q)
 			return
@@ -325,7 +359,11 @@ func (d *Dispatcher) take(q *entityQueue) (*schemas.SignalBatch, tp, []item) {
 	}
 	part := q.items[0].tp
 	n, bytes := 0, 0
-	for n < len(q.items) && n < d.cfg.MaxBatchEvents && q.items[n].tp == part {
+	maxN := d.cfg.MaxBatchEvents
+	if q.limit > 0 {
+		maxN = min(maxN, q.limit)
+	}
+	for n < len(q.items) && n < maxN && q.items[n].tp == part {
 		if n > 0 && bytes+q.items[n].size > d.cfg.MaxBatchBytes {
 			break
 		}
@@ -364,8 +402,9 @@ func (d *Dispatcher) deliver(t Target, b *schemas.SignalBatch) error {
 		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.SignalTimeout)
 		err := d.sig.SignalWithStart(ctx, t, b)
 		cancel()
-		if err == nil {
-			return nil
+		var rejected *RejectedError
+		if err == nil || errors.As(err, &rejected) {
+			return err
 		}
 		if d.ctx.Err() != nil {
 			return d.ctx.Err()

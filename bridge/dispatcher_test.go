@@ -57,6 +57,18 @@ func (f *fakeTemporal) SignalWithStart(ctx context.Context, t Target, b *schemas
 type ackLog struct {
 	mu    sync.Mutex
 	acked map[int64]int
+	dead  map[int64]string // offset -> reason
+}
+
+func (a *ackLog) DeadLetter(_ context.Context, r *consumers.Record, reason string, _ error) bool {
+	a.mu.Lock()
+	if a.dead == nil {
+		a.dead = map[int64]string{}
+	}
+	a.dead[r.Offset] = reason
+	a.mu.Unlock()
+	a.Ack(r.Topic, r.Partition, r.Offset)
+	return true
 }
 
 func (a *ackLog) Ack(_ string, _ int32, off int64) {
@@ -223,4 +235,64 @@ func (f signalFunc) SignalWithStart(ctx context.Context, t Target, b *schemas.Si
 
 func target(key string) Target {
 	return Target{WorkflowID: "e-" + key, WorkflowType: "w", TaskQueue: "q", EntityID: key}
+}
+
+// Temporal refuses batches over 3 events and, always, the event "poison":
+// batches are halved until they pass, the poison event alone is
+// dead-lettered, and every other event arrives once, in order.
+func TestDispatcherRejectedBatchesSplitThenDeadLetter(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var got []int64
+	sig := signalFunc(func(_ context.Context, _ Target, b *schemas.SignalBatch) error {
+		if len(b.Events) > 3 {
+			return &RejectedError{Err: errors.New("blob size exceeds limit")}
+		}
+		for _, e := range b.Events {
+			if e.ID == "poison" {
+				return &RejectedError{Err: errors.New("bad")}
+			}
+		}
+		mu.Lock()
+		for _, e := range b.Events {
+			got = append(got, e.Offset)
+		}
+		mu.Unlock()
+		return nil
+	})
+	d, _ := NewDispatcher(ctx, Config{}, sig)
+	acks := &ackLog{acked: map[int64]int{}}
+	var recs []consumers.Record
+	for i := int64(0); i < 20; i++ {
+		id := fmt.Sprint(i)
+		if i == 13 {
+			id = "poison"
+		}
+		recs = append(recs, consumers.Record{Topic: "t", Offset: i, Key: []byte("k"), Event: schemas.Event{ID: id}, Target: target("k")})
+	}
+	d.Enqueue(recs, acks)
+	for ctx.Err() == nil {
+		acks.mu.Lock()
+		n := len(acks.acked)
+		acks.mu.Unlock()
+		if n == 20 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var want []int64
+	for i := int64(0); i < 20; i++ {
+		if i != 13 {
+			want = append(want, i)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("delivered %v, want %v", got, want)
+	}
+	if acks.dead[13] != ReasonRejected || len(acks.dead) != 1 || d.Stats().Rejected != 1 {
+		t.Fatalf("dead letters %v, stats %+v", acks.dead, d.Stats())
+	}
 }

@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"context"
+	"errors"
 
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/sluicehq/sluice/schemas"
@@ -25,5 +27,9 @@ func (s TemporalSignaler) SignalWithStart(ctx context.Context, t Target, b *sche
 	_, err := s.Client.SignalWithStartWorkflow(ctx, t.WorkflowID, signal, b,
 		client.StartWorkflowOptions{ID: t.WorkflowID, TaskQueue: t.TaskQueue},
 		t.WorkflowType, workflows.StartArgs(t.EntityID))
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) {
+		return &RejectedError{Err: err}
+	}
 	return err
 }

@@ -11,6 +11,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -26,6 +28,8 @@ type Record struct {
 	Target    Target // where the routes send it
 	// Redriven is set for a record `sluice dlq redrive` put back.
 	Redriven bool
+	// Raw is the record as fetched, kept for dead-lettering it later.
+	Raw *kgo.Record
 }
 
 // Acker takes acknowledgements. An acked offset is durably handed over
@@ -34,6 +38,11 @@ type Record struct {
 // for partitions the group no longer owns are ignored.
 type Acker interface {
 	Ack(topic string, partition int32, offset int64)
+	// DeadLetter writes r, with its original bytes, to the dead-letter topic
+	// with a reason, then acks it. It returns false (and acks nothing) only
+	// if ctx ends first. For records found bad after routing, such as an
+	// event Temporal refuses on every attempt.
+	DeadLetter(ctx context.Context, r *Record, reason string, cause error) bool
 }
 
 // Handler is what the group feeds. The group calls Enqueue and WaitForRoom

@@ -259,8 +259,17 @@ func (g *Group) decode(r *kgo.Record) (Record, string, error) {
 	_, redriven := header(HeaderRedrivenFrom)
 	return Record{
 		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key,
-		Timestamp: r.Timestamp, Size: len(r.Value), Event: ev, Target: target, Redriven: redriven,
+		Timestamp: r.Timestamp, Size: len(r.Value), Event: ev, Target: target, Redriven: redriven, Raw: r,
 	}, "", nil
+}
+
+// DeadLetter implements Acker.
+func (g *Group) DeadLetter(ctx context.Context, r *Record, reason string, cause error) bool {
+	if !g.deadLetter(ctx, r.Raw, reason, cause) {
+		return false
+	}
+	g.Ack(r.Topic, r.Partition, r.Offset)
+	return true
 }
 
 // Ack implements Acker.

@@ -35,9 +35,9 @@ type env struct {
 	ch    *analytics.ClickHouse
 }
 
-func startEnv(t *testing.T, ctx context.Context) *env {
+func startEnv(t *testing.T, ctx context.Context, dynamicConfig ...string) *env {
 	t.Helper()
-	s, err := stack.Start(ctx, stack.Options{Headless: true})
+	s, err := stack.Start(ctx, stack.Options{Headless: true, TemporalDynamicConfig: dynamicConfig})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/schemas/producer"
 	"github.com/sluicehq/sluice/workflows"
@@ -145,6 +146,56 @@ routes:
 			if h[orig.Key] != string(orig.Value) {
 				t.Errorf("dead letter %d: original header %s lost", i, orig.Key)
 			}
+		}
+	}
+}
+
+// TestTemporalRejects lowers the dev server's blob limit to 16 KiB: batches
+// over it are split until they pass, and an event too big even alone is
+// dead-lettered as rejected-by-temporal instead of blocking its entity.
+func TestTemporalRejects(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx, "limit.blobSize.error=16384", "limit.blobSize.warn=8192")
+	e.runAll(t, ctx)
+	const key = "acct-big"
+	var recs []*kgo.Record
+	for seq := 1; seq <= 41; seq++ {
+		note := strings.Repeat("n", 1000)
+		if seq == 30 {
+			note = strings.Repeat("N", 20000) // over the limit on its own
+		}
+		ev, _ := producer.NewEvent(fmt.Sprintf("big-%d", seq), "test", ledger.Credited, key, ledger.Movement{Seq: int64(seq), Amount: 1, Note: note})
+		r, err := producer.KgoRecord(e.cfg.InputTopic, key, ev, producer.Structured)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, r)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, 2*time.Minute, "the 40 acceptable events", func() (bool, string) {
+		var s workflows.Status
+		err := query(ctx, e.tc, "ledger-"+key, workflows.QueryStatus, &s)
+		return err == nil && s.Applied == 40, fmt.Sprintf("%+v %v", s, err)
+	})
+	var acct ledger.Account
+	if err := query(ctx, e.tc, "ledger-"+key, workflows.QueryState, &acct); err != nil || acct.Balance != 40 || acct.LastSeq != 41 || acct.SeqGaps != 1 {
+		t.Fatalf("account %+v %v: want 40 applied in order, only seq 30 missing", acct, err)
+	}
+	dl := consumeRecords(t, ctx, e.cfg.Brokers, e.cfg.DLQTopic, 1)
+	if len(dl) != 1 || string(dl[0].Value) != string(recs[29].Value) {
+		t.Fatalf("%d dead letters; want exactly the oversized event", len(dl))
+	}
+	for _, h := range dl[0].Headers {
+		if h.Key == consumers.HeaderDLQReason && string(h.Value) != bridge.ReasonRejected {
+			t.Errorf("reason %s, want %s", h.Value, bridge.ReasonRejected)
 		}
 	}
 }

@@ -28,6 +28,9 @@ type Options struct {
 	// EphemeralTemporal keeps Temporal's SQLite in memory (no file): its
 	// state dies with the server, so only benchmarks use it.
 	EphemeralTemporal bool
+	// TemporalDynamicConfig adds KEY=VALUE dynamic-config settings to the
+	// dev server (tests use it to lower limits).
+	TemporalDynamicConfig []string
 	// Headless turns the Temporal Web UI off.
 	Headless bool
 	// Partitions is the default partition count of auto-created topics,

@@ -61,6 +61,9 @@ func startTemporal(ctx context.Context, o *Options, dir string) (*Temporal, erro
 		"--dynamic-config-value", "frontend.namespaceRPS=20000",
 		"--dynamic-config-value", "frontend.rps=20000",
 	}
+	for _, kv := range o.TemporalDynamicConfig {
+		args = append(args, "--dynamic-config-value", kv)
+	}
 	if !o.EphemeralTemporal {
 		args = append(args, "--db-filename", filepath.Join(dir, "temporal.db"))
 	}
