@@ -37,23 +37,29 @@ func TestProducersAndModes(t *testing.T) {
 	}
 	modes := map[string]producer.Mode{"structured": producer.Structured, "binary": producer.Binary}
 
-	// franz-go
-	kc, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kc.Close()
-	for mname, mode := range modes {
-		for seq := 1; seq <= perKey; seq++ {
-			le := event("kgo-"+mname, seq)
-			r, err := producer.KgoRecord(e.cfg.InputTopic, le.key, le.ev, mode)
-			if err != nil {
-				t.Fatal(err)
+	// franz-go, every codec
+	kcodecs := map[string]kgo.CompressionCodec{"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(),
+		"snappy": kgo.SnappyCompression(), "lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression()}
+	for cname, codec := range kcodecs {
+		kc, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...), kgo.ProducerBatchCompression(codec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for mname, mode := range modes {
+			var recs []*kgo.Record
+			for seq := 1; seq <= perKey; seq++ {
+				le := event("kgo-"+cname+"-"+mname, seq)
+				r, err := producer.KgoRecord(e.cfg.InputTopic, le.key, le.ev, mode)
+				if err != nil {
+					t.Fatal(err)
+				}
+				recs = append(recs, r)
 			}
-			if err := kc.ProduceSync(ctx, r).FirstErr(); err != nil {
-				t.Fatal(err)
+			if err := kc.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Fatalf("franz-go %s %s: %v", cname, mname, err)
 			}
 		}
+		kc.Close()
 	}
 
 	// sarama, every codec
