@@ -1,0 +1,71 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/api/workflowservice/v1"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// NewReplayer returns a workflow replayer with every workflow this build
+// runs registered under its Temporal name: the gate before deploying new
+// workflow code.
+func NewReplayer() worker.WorkflowReplayer {
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(Domain.Workflow, workflow.RegisterOptions{Name: Domain.Type})
+	return r
+}
+
+// ReplayResult is the verdict on one history.
+type ReplayResult struct {
+	Source string // file path, or workflow id/run id
+	Err    error  // nil: the current code replays it deterministically
+}
+
+// ReplayFiles replays histories exported as JSON (`temporal workflow show
+// --output json`, or the SDK's history JSON).
+func ReplayFiles(paths []string, log tlog.Logger) []ReplayResult {
+	r := NewReplayer()
+	var out []ReplayResult
+	for _, p := range paths {
+		out = append(out, ReplayResult{Source: p, Err: r.ReplayWorkflowHistoryFromJSONFile(log, p)})
+	}
+	return out
+}
+
+// ReplayQuery replays the histories of up to limit workflows matching a
+// visibility query, fetched from the namespace.
+func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tlog.Logger) ([]ReplayResult, error) {
+	tc, err := DialTemporal(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer tc.Close()
+	r := NewReplayer()
+	var out []ReplayResult
+	var token []byte
+	for len(out) < limit {
+		resp, err := tc.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: c.Namespace, Query: query, PageSize: int32(min(1000, limit)), NextPageToken: token,
+		})
+		if err != nil {
+			return out, fmt.Errorf("list workflows: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			if len(out) >= limit {
+				break
+			}
+			ex := e.GetExecution()
+			err := r.ReplayWorkflowExecution(ctx, tc.WorkflowService(), log, c.Namespace,
+				workflow.Execution{ID: ex.GetWorkflowId(), RunID: ex.GetRunId()})
+			out = append(out, ReplayResult{Source: ex.GetWorkflowId() + "/" + ex.GetRunId(), Err: err})
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			break
+		}
+	}
+	return out, nil
+}
