@@ -50,6 +50,27 @@ type Domain[S any] struct {
 	// as new, overriding the default 2,000 (Temporal rejects signals past
 	// 10,000 per execution). Temporal's own suggestion also triggers it.
 	MaxSignalsPerRun int
+
+	// Timers returns the deadlines the entity wants given its state, such as
+	// an SLA; optional. It is re-evaluated after every change: a timer whose
+	// time moved is re-armed, one no longer returned is cancelled. Each
+	// (name, time) fires at most once, across Continue-As-New too.
+	Timers func(s *S) []Timer
+	// OnTimer handles a fired timer, like an apply function.
+	OnTimer func(s *S, name string, now time.Time) ([]Emit, error)
+
+	// Terminal reports that the entity has reached its end; optional. A
+	// terminal entity lingers for Linger (default 1h) so that late
+	// redeliveries are still recognised as duplicates, then completes. An
+	// event for the entity after that starts a new workflow run.
+	Terminal func(s *S) bool
+	Linger   time.Duration
+}
+
+// Timer is a named deadline a domain asks for.
+type Timer struct {
+	Name string
+	At   time.Time
 }
 
 // RejectedMilestone is emitted for an event the domain refused.
@@ -91,6 +112,8 @@ type Status struct {
 	// Redriven holds the ids of the last redriven events applied (at most
 	// maxRedrivenIDs), so redriving the same dead letter twice applies it once.
 	Redriven []string `json:"redriven,omitempty"`
+	// Fired holds, per timer name, the deadline that last fired.
+	Fired map[string]time.Time `json:"fired,omitempty"`
 }
 
 const maxRedrivenIDs = 1000
@@ -108,6 +131,13 @@ type entity[S any] struct {
 	state   S
 	status  Status
 	pending []schemas.Milestone
+	armed   map[string]*armedTimer
+}
+
+type armedTimer struct {
+	at     time.Time
+	cancel workflow.CancelFunc
+	fired  bool
 }
 
 // Workflow is the Temporal workflow function; register it with
@@ -147,14 +177,42 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 	}
 	ch := workflow.GetSignalChannel(ctx, schemas.SignalName)
 	signalsThisRun := 0
+	e.armed = map[string]*armedTimer{}
+	e.syncTimers(ctx)
+	var lingerUntil time.Time
+	lingerOver := false
 	for {
-		var b schemas.SignalBatch
-		ch.Receive(ctx, &b)
-		e.applyBatch(ctx, &b)
-		signalsThisRun++
-		signalsThisRun += e.drain(ctx, ch)
+		// Wait for a signal, a fired timer, or the end of a terminal linger.
+		if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 || e.anyFired() || lingerOver }); err != nil {
+			return err
+		}
+		n := e.drain(ctx, ch)
+		signalsThisRun += n
+		e.fireTimers(ctx)
+		e.syncTimers(ctx)
 		if err := e.publish(ctx); err != nil {
 			return err
+		}
+		if lingerOver {
+			// Drain whatever raced the linger timer, then close.
+			for e.drain(ctx, ch) > 0 {
+				if err := e.publish(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		if d.Terminal != nil && lingerUntil.IsZero() && d.Terminal(&e.state) {
+			linger := d.Linger
+			if linger <= 0 {
+				linger = time.Hour
+			}
+			lingerUntil = workflow.Now(ctx).Add(linger)
+			workflow.Go(ctx, func(gctx workflow.Context) {
+				if workflow.Sleep(gctx, linger) == nil {
+					lingerOver = true
+				}
+			})
 		}
 		if signalsThisRun >= limit || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
 			// Signals that arrived while the last publish ran are still in the
@@ -171,6 +229,97 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 			})
 		}
 	}
+}
+
+// syncTimers arms, re-arms and cancels timers to match what the domain
+// wants now. Names are visited in sorted order: map order must never reach
+// a command.
+func (e *entity[S]) syncTimers(ctx workflow.Context) {
+	if e.d.Timers == nil {
+		return
+	}
+	want := map[string]time.Time{}
+	for _, t := range e.d.Timers(&e.state) {
+		if fired, ok := e.status.Fired[t.Name]; ok && fired.Equal(t.At) {
+			continue // this deadline already fired
+		}
+		want[t.Name] = t.At
+	}
+	for _, name := range sortedKeys(e.armed) {
+		a := e.armed[name]
+		if at, ok := want[name]; !ok || !at.Equal(a.at) {
+			a.cancel()
+			delete(e.armed, name)
+		}
+	}
+	for _, name := range sortedKeys(want) {
+		if _, ok := e.armed[name]; ok {
+			continue
+		}
+		at := want[name]
+		tctx, cancel := workflow.WithCancel(ctx)
+		a := &armedTimer{at: at, cancel: cancel}
+		e.armed[name] = a
+		f := workflow.NewTimer(tctx, max(at.Sub(workflow.Now(ctx)), time.Millisecond))
+		workflow.Go(tctx, func(gctx workflow.Context) {
+			if f.Get(gctx, nil) == nil {
+				a.fired = true
+			}
+		})
+	}
+}
+
+func (e *entity[S]) anyFired() bool {
+	for _, a := range e.armed {
+		if a.fired {
+			return true
+		}
+	}
+	return false
+}
+
+// fireTimers runs OnTimer for every fired timer, in name order.
+func (e *entity[S]) fireTimers(ctx workflow.Context) {
+	for _, name := range sortedKeys(e.armed) {
+		a := e.armed[name]
+		if !a.fired {
+			continue
+		}
+		delete(e.armed, name)
+		if e.status.Fired == nil {
+			e.status.Fired = map[string]time.Time{}
+		}
+		e.status.Fired[name] = a.at
+		if e.d.OnTimer == nil {
+			continue
+		}
+		emits, err := e.onTimer(name, workflow.Now(ctx))
+		if err != nil {
+			e.emit(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"timer": name, "reason": err.Error()}}, nil)
+			continue
+		}
+		for _, em := range emits {
+			e.emit(ctx, em, nil)
+		}
+	}
+}
+
+func (e *entity[S]) onTimer(name string, now time.Time) (emits []Emit, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			emits, err = nil, fmt.Errorf("timer %s panicked: %v", name, r)
+		}
+	}()
+	return e.d.OnTimer(&e.state, name, now)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // drain applies every signal already buffered, without blocking.
