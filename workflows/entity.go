@@ -65,6 +65,38 @@ type Domain[S any] struct {
 	// event for the entity after that starts a new workflow run.
 	Terminal func(s *S) bool
 	Linger   time.Duration
+
+	// Commands are synchronous operations a caller sends as a Temporal
+	// Update and waits on (`sluice send`, Update-With-Start); optional.
+	Commands map[string]Command[S]
+}
+
+// Command is one synchronous operation on an entity.
+type Command[S any] struct {
+	// Validate runs before anything is written to history and must not
+	// change the state; an error rejects the command. Optional.
+	Validate func(s *S, args json.RawMessage) error
+	// Handle applies the command and returns its result for the caller and
+	// the milestones it causes. An error fails the command; validate first,
+	// so a failed command leaves the state as it was.
+	Handle func(s *S, args json.RawMessage) (result any, emits []Emit, err error)
+}
+
+// UpdateCommand is the Temporal Update name every entity workflow serves.
+const UpdateCommand = "sluice.command"
+
+// CommandRequest is the Update's argument.
+type CommandRequest struct {
+	Name string          `json:"name"`
+	Args json.RawMessage `json:"args,omitempty"`
+}
+
+// CommandResult is the Update's result: the command's result, and the
+// sequence of the last milestone it caused (already on Kafka when the
+// caller gets this).
+type CommandResult struct {
+	Result       json.RawMessage `json:"result,omitempty"`
+	MilestoneSeq int64           `json:"milestone_seq"`
 }
 
 // Timer is a named deadline a domain asks for.
@@ -126,12 +158,14 @@ func MarkKey(topic string, partition int32) string {
 }
 
 type entity[S any] struct {
-	d       *Domain[S]
-	info    *workflow.Info
-	state   S
-	status  Status
-	pending []schemas.Milestone
-	armed   map[string]*armedTimer
+	d         *Domain[S]
+	info      *workflow.Info
+	state     S
+	status    Status
+	pending   []schemas.Milestone
+	armed     map[string]*armedTimer
+	published int64 // milestone sequence known to be on Kafka
+	commands  int   // commands handled this run
 }
 
 type armedTimer struct {
@@ -175,6 +209,11 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 	if limit <= 0 {
 		limit = defaultMaxSignalsPerRun
 	}
+	e.published = e.status.MilestoneSeq
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCommand, e.handleCommand,
+		workflow.UpdateHandlerOptions{Validator: e.validateCommand}); err != nil {
+		return err
+	}
 	ch := workflow.GetSignalChannel(ctx, schemas.SignalName)
 	signalsThisRun := 0
 	e.armed = map[string]*armedTimer{}
@@ -183,7 +222,8 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 	lingerOver := false
 	for {
 		// Wait for a signal, a fired timer, or the end of a terminal linger.
-		if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 || e.anyFired() || lingerOver }); err != nil {
+		// Commands append milestones and wait for this loop to publish them.
+		if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 || e.anyFired() || lingerOver || len(e.pending) > 0 }); err != nil {
 			return err
 		}
 		n := e.drain(ctx, ch)
@@ -195,6 +235,9 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 		}
 		if lingerOver {
 			// Drain whatever raced the linger timer, then close.
+			if err := e.settleHandlers(ctx); err != nil {
+				return err
+			}
 			for e.drain(ctx, ch) > 0 {
 				if err := e.publish(ctx); err != nil {
 					return err
@@ -214,10 +257,14 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 				}
 			})
 		}
-		if signalsThisRun >= limit || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
-			// Signals that arrived while the last publish ran are still in the
-			// channel; Continue-As-New would lose them. Drain until a drain finds
-			// nothing, with no blocking call in between.
+		if signalsThisRun+e.commands >= limit || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			// Running commands finish first; then signals that arrived while
+			// the last publish ran are still in the channel, and Continue-As-New
+			// would lose them. Drain until a drain finds nothing, with no
+			// blocking call in between.
+			if err := e.settleHandlers(ctx); err != nil {
+				return err
+			}
 			for e.drain(ctx, ch) > 0 {
 				if err := e.publish(ctx); err != nil {
 					return err
@@ -229,6 +276,69 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 			})
 		}
 	}
+}
+
+// settleHandlers waits until every running command has finished (their
+// milestones published) before the run ends.
+func (e *entity[S]) settleHandlers(ctx workflow.Context) error {
+	for {
+		if err := e.publish(ctx); err != nil {
+			return err
+		}
+		if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) || len(e.pending) > 0 }); err != nil {
+			return err
+		}
+		if len(e.pending) == 0 {
+			return nil
+		}
+	}
+}
+
+func (e *entity[S]) validateCommand(req CommandRequest) error {
+	c, ok := e.d.Commands[req.Name]
+	if !ok {
+		return fmt.Errorf("unknown command %q for %s", req.Name, e.d.Type)
+	}
+	if c.Validate == nil {
+		return nil
+	}
+	// Validate gets a copy: a validator that mutates must not leak changes.
+	s := e.state
+	return c.Validate(&s, req.Args)
+}
+
+// handleCommand applies a command, then waits until the main loop has put
+// its milestones on Kafka, so the caller's answer implies they are out.
+func (e *entity[S]) handleCommand(ctx workflow.Context, req CommandRequest) (CommandResult, error) {
+	c := e.d.Commands[req.Name]
+	result, emits, err := func() (r any, em []Emit, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("command %s panicked: %v", req.Name, p)
+			}
+		}()
+		return c.Handle(&e.state, req.Args)
+	}()
+	if err != nil {
+		return CommandResult{}, err
+	}
+	e.commands++
+	for _, em := range emits {
+		e.emit(ctx, em, nil)
+	}
+	seq := e.status.MilestoneSeq
+	if err := workflow.Await(ctx, func() bool { return e.published >= seq }); err != nil {
+		return CommandResult{}, err
+	}
+	out := CommandResult{MilestoneSeq: seq}
+	if result != nil {
+		b, err := json.Marshal(result)
+		if err != nil {
+			return CommandResult{}, fmt.Errorf("command %s result: %w", req.Name, err)
+		}
+		out.Result = b
+	}
+	return out, nil
 }
 
 // syncTimers arms, re-arms and cancels timers to match what the domain
@@ -412,5 +522,9 @@ func (e *entity[S]) publish(ctx workflow.Context) error {
 	}
 	ms := e.pending
 	e.pending = nil
-	return workflow.ExecuteLocalActivity(ctx, PublishMilestonesActivity, ms).Get(ctx, nil)
+	if err := workflow.ExecuteLocalActivity(ctx, PublishMilestonesActivity, ms).Get(ctx, nil); err != nil {
+		return err
+	}
+	e.published = ms[len(ms)-1].Seq
+	return nil
 }

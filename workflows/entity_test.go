@@ -153,3 +153,45 @@ func asCAN(err error, target **workflow.ContinueAsNewError) bool {
 	}
 	return false
 }
+
+// A command is validated before anything is written; an accepted one
+// changes the state, and its milestone is published before the caller gets
+// the answer.
+func TestCommands(t *testing.T) {
+	pub := &published{}
+	env := newEnv(t, pub)
+	send := func(amount int64, check func(workflows.CommandResult, error)) {
+		args, _ := json.Marshal(ledger.AdjustArgs{Amount: amount})
+		env.UpdateWorkflow(workflows.UpdateCommand, fmt.Sprint("u", amount), &testsuite.TestUpdateCallback{
+			OnReject:   func(err error) { check(workflows.CommandResult{}, err) },
+			OnAccept:   func() {},
+			OnComplete: func(v any, err error) { r, _ := v.(workflows.CommandResult); check(r, err) },
+		}, workflows.CommandRequest{Name: ledger.Adjust, Args: args})
+	}
+	var results []string
+	env.RegisterDelayedCallback(func() {
+		send(-5, func(_ workflows.CommandResult, err error) {
+			results = append(results, fmt.Sprint("reject:", err != nil))
+		})
+	}, time.Second)
+	env.RegisterDelayedCallback(func() {
+		send(7, func(r workflows.CommandResult, err error) {
+			results = append(results, fmt.Sprintf("ok:%s seq:%d published:%d", r.Result, r.MilestoneSeq, len(pub.ms)))
+		})
+	}, 2*time.Second)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(workflows.UpdateCommand, "u-unknown", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { results = append(results, "unknown rejected") },
+			OnAccept: func() {}, OnComplete: func(any, error) {},
+		}, workflows.CommandRequest{Name: "ledger.explode"})
+	}, 3*time.Second)
+	env.RegisterDelayedCallback(func() { env.CancelWorkflow() }, 5*time.Second)
+	env.ExecuteWorkflow(ledger.WorkflowType, workflows.EntityInput[ledger.Account]{EntityID: "a"})
+	want := []string{"reject:true", "ok:7 seq:1 published:1", "unknown rejected"}
+	if fmt.Sprint(results) != fmt.Sprint(want) {
+		t.Fatalf("results %q, want %q", results, want)
+	}
+	if pub.ms[0].Name != ledger.BalanceChanged || pub.ms[0].Cause != nil {
+		t.Fatalf("milestone %+v", pub.ms[0])
+	}
+}

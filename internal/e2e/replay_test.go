@@ -68,3 +68,33 @@ func TestReplayLive(t *testing.T) {
 		fmt.Printf("wrote golden history: %d events, %d signals\n", len(h.Events), s.Signals)
 	}
 }
+
+// TestSendCommand drives `sluice send` (Update-With-Start) against the real
+// server: it creates the entity on first use, returns results, refuses an
+// invalid command with the validator's reason, and its milestone is on
+// Kafka by the time the command returns.
+func TestSendCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx)
+	e.runWorker(t, ctx)
+	bin := buildSluice(t, ctx)
+	send := func(args string) (string, error) {
+		out, err := exec.CommandContext(ctx, bin, "send", "--temporal", e.cfg.TemporalAddr, "--entity", "acct-s",
+			"--command", "ledger.adjust", "--args", args, "--log-level", "error").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := send(`{"amount":25}`); err != nil || !strings.Contains(out, "result 25") {
+		t.Fatalf("first send (starts the workflow): %v\n%s", err, out)
+	}
+	ms := consumeAll(t, ctx, e.cfg.Brokers, e.cfg.MilestoneTopic, 1)
+	if len(ms) != 1 || ms[0].EntityID != "acct-s" {
+		t.Fatalf("milestones after the first command: %+v", ms)
+	}
+	if out, err := send(`{"amount":-30}`); err == nil || !strings.Contains(out, "below zero") {
+		t.Fatalf("an invalid command was not refused with its reason: %v\n%s", err, out)
+	}
+	if out, err := send(`{"amount":-5}`); err != nil || !strings.Contains(out, "result 20") {
+		t.Fatalf("second send: %v\n%s", err, out)
+	}
+}

@@ -26,6 +26,16 @@ const (
 	DebitRejected  = "ledger.debit_rejected"
 )
 
+// Adjust is the synchronous command (a Temporal Update) that corrects a
+// balance; its argument is {"amount": n}, its result the new balance.
+const Adjust = "ledger.adjust"
+
+// AdjustArgs is Adjust's argument.
+type AdjustArgs struct {
+	Amount int64  `json:"amount"`
+	Reason string `json:"reason,omitempty"`
+}
+
 // WorkflowType is the Temporal workflow type of an account.
 const WorkflowType = "ledger.Account"
 
@@ -87,6 +97,39 @@ var Domain = &workflows.Domain[Account]{
 			return []workflows.Emit{{Name: BalanceChanged, Data: change{Seq: m.Seq, Delta: -m.Amount, Balance: a.Balance}}}, nil
 		},
 	},
+	Commands: map[string]workflows.Command[Account]{
+		Adjust: {
+			Validate: func(a *Account, raw json.RawMessage) error {
+				args, err := decodeAdjust(raw)
+				if err != nil {
+					return err
+				}
+				if a.Balance+args.Amount < 0 {
+					return fmt.Errorf("adjustment %d would take the balance %d below zero", args.Amount, a.Balance)
+				}
+				return nil
+			},
+			Handle: func(a *Account, raw json.RawMessage) (any, []workflows.Emit, error) {
+				args, err := decodeAdjust(raw)
+				if err != nil {
+					return nil, nil, err
+				}
+				a.Balance += args.Amount
+				return a.Balance, []workflows.Emit{{Name: BalanceChanged, Data: change{Delta: args.Amount, Balance: a.Balance}}}, nil
+			},
+		},
+	},
+}
+
+func decodeAdjust(raw json.RawMessage) (AdjustArgs, error) {
+	var args AdjustArgs
+	if err := json.Unmarshal(raw, &args); err != nil {
+		return args, fmt.Errorf("%s args: %w", Adjust, err)
+	}
+	if args.Amount == 0 {
+		return args, errors.New("amount must not be zero")
+	}
+	return args, nil
 }
 
 type change struct {
