@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -294,24 +295,27 @@ func (forgetful) Cursors(context.Context, string) (map[string]int64, error) {
 	return map[string]int64{}, nil
 }
 
-// query asks the current run of a workflow. A query that lands while the
-// run continues as new can wait out its deadline on the dev server (seen
-// about one run in three of TestEndToEnd, whose workflows continue as new
-// after every signal), so a timed-out query is asked again, twice.
+// query asks the current run of a workflow. A query that races
+// Continue-As-New can fail transiently on the dev server — it waits out its
+// deadline, or its stream is cancelled (seen about one run in three of
+// TestEndToEnd, whose workflows continue as new after every signal) — so
+// such a failure is asked again, twice. A workflow that does not exist yet
+// is reported at once.
 func query(ctx context.Context, tc client.Client, wid, name string, out any) error {
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
 		qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		var v converter.EncodedValue
 		v, err = tc.QueryWorkflow(qctx, wid, "", name)
-		timedOut := qctx.Err() != nil
 		cancel()
 		if err == nil {
 			return v.Get(out)
 		}
-		if !timedOut || ctx.Err() != nil {
+		var notFound *serviceerror.NotFound
+		if errors.As(err, &notFound) || ctx.Err() != nil {
 			return err
 		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	return err
 }
