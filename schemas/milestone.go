@@ -86,3 +86,25 @@ func trimSource(s string) string {
 	}
 	return s
 }
+
+// MilestoneDeduper drops repeated milestones for consumers of the milestone
+// topic. A workflow's milestones carry increasing sequence numbers and stay
+// in order on their partition (keyed by entity), and a retried produce
+// repeats a prefix of what was already written; so remembering the highest
+// sequence per workflow is enough. Memory grows with the number of
+// workflows seen. Not safe for concurrent use.
+type MilestoneDeduper struct {
+	highest map[string]int64
+}
+
+// Seen reports whether m was already delivered; if not, it records m.
+func (d *MilestoneDeduper) Seen(m Milestone) bool {
+	if d.highest == nil {
+		d.highest = map[string]int64{}
+	}
+	if m.Seq <= d.highest[m.WorkflowID] {
+		return true
+	}
+	d.highest[m.WorkflowID] = m.Seq
+	return false
+}
