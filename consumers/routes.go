@@ -158,47 +158,31 @@ func SingleRoute(workflowType, taskQueue, idPrefix string) *Routes {
 
 // WorkflowTypes lists the workflow types the routes send to.
 func (rs *Routes) WorkflowTypes() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, r := range rs.routes {
-		if !seen[r.spec.WorkflowType] {
-			seen[r.spec.WorkflowType] = true
-			out = append(out, r.spec.WorkflowType)
-		}
-	}
-	return out
+	return rs.distinct(func(r RouteSpec) string { return r.WorkflowType })
 }
 
 // Topics lists the literal topics of the routes (patterns excluded).
-func (rs *Routes) Topics() []string {
-	var out []string
-	for _, r := range rs.routes {
-		if r.spec.Topic != "" {
-			out = append(out, r.spec.Topic)
-		}
-	}
-	return out
-}
+func (rs *Routes) Topics() []string { return rs.distinct(func(r RouteSpec) string { return r.Topic }) }
 
 // Patterns lists the topic patterns of the routes.
 func (rs *Routes) Patterns() []string {
-	var out []string
-	for _, r := range rs.routes {
-		if r.spec.TopicPattern != "" {
-			out = append(out, r.spec.TopicPattern)
-		}
-	}
-	return out
+	return rs.distinct(func(r RouteSpec) string { return r.TopicPattern })
 }
 
 // Signals lists the signal names the routes use.
 func (rs *Routes) Signals() []string {
+	return rs.distinct(func(r RouteSpec) string { return r.Signal })
+}
+
+// distinct collects a field's non-empty values over the routes, once each,
+// in route order.
+func (rs *Routes) distinct(field func(RouteSpec) string) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, r := range rs.routes {
-		if !seen[r.spec.Signal] {
-			seen[r.spec.Signal] = true
-			out = append(out, r.spec.Signal)
+		if v := field(r.spec); v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
 		}
 	}
 	return out

@@ -218,8 +218,7 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 	signalsThisRun := 0
 	e.armed = map[string]*armedTimer{}
 	e.syncTimers(ctx)
-	var lingerUntil time.Time
-	lingerOver := false
+	lingering, lingerOver := false, false
 	for {
 		// Wait for a signal, a fired timer, or the end of a terminal linger.
 		// Commands append milestones and wait for this loop to publish them.
@@ -245,12 +244,12 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 			}
 			return nil
 		}
-		if d.Terminal != nil && lingerUntil.IsZero() && d.Terminal(&e.state) {
+		if d.Terminal != nil && !lingering && d.Terminal(&e.state) {
 			linger := d.Linger
 			if linger <= 0 {
 				linger = time.Hour
 			}
-			lingerUntil = workflow.Now(ctx).Add(linger)
+			lingering = true
 			workflow.Go(ctx, func(gctx workflow.Context) {
 				if workflow.Sleep(gctx, linger) == nil {
 					lingerOver = true
