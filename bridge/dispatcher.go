@@ -187,6 +187,7 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 			ev: schemas.BatchedEvent{
 				Offset: r.Offset, ID: r.Event.ID, Type: r.Event.Type, Source: r.Event.Source,
 				ProducedAtUs: r.Timestamp.UnixMicro(), Data: r.Event.Data, Redriven: r.Redriven,
+				TraceParent: r.Event.TraceParent,
 			},
 			size: r.Size,
 			ack:  ack,

@@ -252,6 +252,13 @@ func (g *Group) decode(r *kgo.Record) (Record, string, error) {
 		}
 		return Record{}, ReasonUndecodable, err
 	}
+	if ev.TraceParent == "" {
+		// W3C trace context propagated as a plain Kafka header (what
+		// OpenTelemetry's Kafka instrumentations write).
+		if tp, ok := header("traceparent"); ok && schemas.ValidTraceParent(tp) {
+			ev.TraceParent = tp
+		}
+	}
 	target, reason, err := g.cfg.Routes.resolve(r.Topic, r.Key, &ev)
 	if err != nil {
 		return Record{}, reason, err

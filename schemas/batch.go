@@ -28,6 +28,8 @@ type BatchedEvent struct {
 	// Redriven marks an event put back from the dead-letter topic: it has a
 	// new offset, so the workflow dedups it by ID instead.
 	Redriven bool `json:"redriven,omitempty"`
+	// TraceParent is the event's W3C traceparent, if it carried one.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // BatchLineage is the part of a SignalBatch the mirror reads: coordinates and

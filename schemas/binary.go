@@ -30,7 +30,7 @@ func DecodeBinary(header func(name string) (string, bool), value []byte) (Event,
 	get := func(n string) string { v, _ := header(HeaderPrefix + n); return v }
 	ev := Event{
 		SpecVersion: get("specversion"), ID: get("id"), Source: get("source"), Type: get("type"),
-		Subject: get("subject"),
+		Subject: get("subject"), TraceParent: get("traceparent"),
 	}
 	ct, _ := header(HeaderContentType)
 	ev.DataContentType = ct
@@ -67,6 +67,9 @@ func BinaryHeaders(ev Event) [][2]string {
 	}
 	if ev.Subject != "" {
 		h = append(h, [2]string{HeaderPrefix + "subject", ev.Subject})
+	}
+	if ev.TraceParent != "" {
+		h = append(h, [2]string{HeaderPrefix + "traceparent", ev.TraceParent})
 	}
 	if !ev.Time.IsZero() {
 		h = append(h, [2]string{HeaderPrefix + "time", ev.Time.UTC().Format(time.RFC3339Nano)})

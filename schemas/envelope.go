@@ -24,6 +24,9 @@ type Event struct {
 	Time            time.Time       `json:"time,omitempty"` // EncodeEvent fills a zero Time with the current time
 	DataContentType string          `json:"datacontenttype,omitempty"`
 	Data            json.RawMessage `json:"data,omitempty"`
+	// TraceParent is the CloudEvents distributed-tracing extension: a W3C
+	// traceparent. Milestones caused by the event continue its trace.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // ErrInvalidEvent classifies every envelope problem; match it with errors.Is.

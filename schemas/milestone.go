@@ -21,6 +21,9 @@ type Milestone struct {
 	Data       json.RawMessage `json:"data,omitempty"`
 	// Cause is the input event that led to this milestone, if any.
 	Cause *Cause `json:"cause,omitempty"`
+	// TraceParent continues the trace of the causing event (a new span in
+	// it), or starts one per workflow when the event had none.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Cause names the Kafka record behind a milestone.

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -23,7 +24,60 @@ type Event struct {
 	Topic      string
 	Partition  int32
 	Offset     int64
+	// TraceParent is the event's W3C traceparent, if it carried one.
+	TraceParent string
+
+	version func(changeID string, max workflow.Version) workflow.Version
 }
+
+// Version is workflow.GetVersion for code inside an apply function: it
+// returns max for an entity that reaches this point for the first time and
+// records that in history; an entity whose history was written before the
+// change returns workflow.DefaultVersion, so it keeps taking the old path.
+// Outside a workflow (a plain unit test of the apply function) it returns max.
+func (ev Event) Version(changeID string, max workflow.Version) workflow.Version {
+	if ev.version == nil {
+		return max
+	}
+	return ev.version(changeID, max)
+}
+
+// Call is an activity an entity wants run: a side effect such as a refund,
+// a stock reservation or an LLM call. A domain declares its calls as a
+// function of state ([Domain.Calls]); the framework starts each new key once,
+// and applies the outcome as an event through the domain's apply functions,
+// so the state stays the only truth and replays stay deterministic.
+type Call struct {
+	// Key names the call within the entity; a key the framework already
+	// started is not started again while it runs. Once its outcome is
+	// applied, the state must stop returning it (or it runs again).
+	Key string
+	// Activity is the registered activity name; Input its one argument.
+	Activity string
+	Input    any
+	// Timeout bounds one attempt (default 1 minute); Deadline bounds all
+	// attempts together (default none). Retry defaults to exponential
+	// backoff from 1s to 1 minute, forever.
+	Timeout  time.Duration
+	Deadline time.Duration
+	Retry    *temporal.RetryPolicy
+	// Done is the event type applied with the activity's result as Data.
+	// Failed is the event type applied with a [CallFailure] as Data when
+	// the call fails for good (retries exhausted, or a non-retryable error).
+	Done, Failed string
+}
+
+// CallFailure is the Data of a call's Failed event.
+type CallFailure struct {
+	Key   string `json:"key"`
+	Error string `json:"error"`
+	// Type is the application error type, if the activity set one.
+	Type string `json:"type,omitempty"`
+}
+
+// CallEventID is the event id under which the outcome of a call is applied
+// (and the cause its milestones name).
+func CallEventID(key string) string { return "call:" + key }
 
 // Emit is a milestone an apply function asks for; Data is encoded as JSON.
 type Emit struct {
@@ -69,6 +123,13 @@ type Domain[S any] struct {
 	// Commands are synchronous operations a caller sends as a Temporal
 	// Update and waits on (`sluice send`, Update-With-Start); optional.
 	Commands map[string]Command[S]
+
+	// Calls returns the activities the entity wants running given its
+	// state; optional. Re-evaluated after every change, like Timers. Calls
+	// are never cancelled: a call's outcome is always applied, so the domain
+	// decides what a late result means. Continue-As-New and completion wait
+	// for running calls.
+	Calls func(s *S) []Call
 }
 
 // Command is one synchronous operation on an entity.
@@ -146,6 +207,34 @@ type Status struct {
 	Redriven []string `json:"redriven,omitempty"`
 	// Fired holds, per timer name, the deadline that last fired.
 	Fired map[string]time.Time `json:"fired,omitempty"`
+	// Calls counts activity calls started and those that failed for good.
+	Calls       int64 `json:"calls,omitempty"`
+	CallsFailed int64 `json:"calls_failed,omitempty"`
+	// Recent is the last few events applied (or rejected), newest last.
+	Recent []Applied `json:"recent,omitempty"`
+}
+
+// Applied describes one event the entity processed, for the recent-events
+// query an on-call engineer reads.
+type Applied struct {
+	ID        string    `json:"id"`
+	Type      string    `json:"type"`
+	Topic     string    `json:"topic,omitempty"`
+	Partition int32     `json:"partition"`
+	Offset    int64     `json:"offset"`
+	At        time.Time `json:"at"`                 // workflow time it was applied
+	Rejected  string    `json:"rejected,omitempty"` // why the domain refused it
+}
+
+// RecentEvents is how many applied events the status keeps.
+const RecentEvents = 20
+
+// Pending is what the pending query returns: work the entity has started
+// but not finished.
+type Pending struct {
+	Milestones []schemas.Milestone  `json:"milestones"` // emitted, not yet on Kafka
+	Calls      []string             `json:"calls"`      // running activity calls, by key
+	Timers     map[string]time.Time `json:"timers"`     // armed timers and when they fire
 }
 
 const maxRedrivenIDs = 1000
@@ -166,6 +255,16 @@ type entity[S any] struct {
 	armed     map[string]*armedTimer
 	published int64 // milestone sequence known to be on Kafka
 	commands  int   // commands handled this run
+	dirty     bool  // a command changed the state: re-evaluate timers and calls
+	running   []*runningCall
+	settling  bool // the run is ending: start no new calls
+}
+
+type runningCall struct {
+	call   Call
+	done   bool
+	result json.RawMessage
+	err    error
 }
 
 type armedTimer struct {
@@ -189,6 +288,12 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 		return err
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) { return e.status, nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryRecent, func() ([]Applied, error) { return e.status.Recent, nil }); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryPending, func() (Pending, error) { return e.pendingWork(), nil }); err != nil {
 		return err
 	}
 
@@ -218,23 +323,33 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 	signalsThisRun := 0
 	e.armed = map[string]*armedTimer{}
 	e.syncTimers(ctx)
+	e.syncCalls(ctx)
 	lingering, lingerOver := false, false
 	for {
-		// Wait for a signal, a fired timer, or the end of a terminal linger.
-		// Commands append milestones and wait for this loop to publish them.
-		if err := workflow.Await(ctx, func() bool { return ch.Len() > 0 || e.anyFired() || lingerOver || len(e.pending) > 0 }); err != nil {
+		// Wait for a signal, a fired timer, a finished call, or the end of
+		// a terminal linger. Commands append milestones and wait for this
+		// loop to publish them.
+		if err := workflow.Await(ctx, func() bool {
+			return ch.Len() > 0 || e.anyFired() || e.anyCallDone() || lingerOver || len(e.pending) > 0 || e.dirty
+		}); err != nil {
 			return err
 		}
+		e.dirty = false
 		n := e.drain(ctx, ch)
 		signalsThisRun += n
 		e.fireTimers(ctx)
+		e.finishCalls(ctx)
 		e.syncTimers(ctx)
+		e.syncCalls(ctx)
 		if err := e.publish(ctx); err != nil {
 			return err
 		}
 		if lingerOver {
 			// Drain whatever raced the linger timer, then close.
 			if err := e.settleHandlers(ctx); err != nil {
+				return err
+			}
+			if err := e.settleCalls(ctx, ch); err != nil {
 				return err
 			}
 			for e.drain(ctx, ch) > 0 {
@@ -262,6 +377,9 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 			// would lose them. Drain until a drain finds nothing, with no
 			// blocking call in between.
 			if err := e.settleHandlers(ctx); err != nil {
+				return err
+			}
+			if err := e.settleCalls(ctx, ch); err != nil {
 				return err
 			}
 			for e.drain(ctx, ch) > 0 {
@@ -322,6 +440,7 @@ func (e *entity[S]) handleCommand(ctx workflow.Context, req CommandRequest) (Com
 		return CommandResult{}, err
 	}
 	e.commands++
+	e.dirty = true
 	for _, em := range emits {
 		e.emit(ctx, em, nil)
 	}
@@ -422,6 +541,107 @@ func (e *entity[S]) onTimer(name string, now time.Time) (emits []Emit, err error
 	return e.d.OnTimer(&e.state, name, now)
 }
 
+// syncCalls starts every call the domain wants that is not running, in the
+// order the domain returns them.
+func (e *entity[S]) syncCalls(ctx workflow.Context) {
+	if e.d.Calls == nil || e.settling {
+		return
+	}
+	for _, c := range e.d.Calls(&e.state) {
+		if slices.ContainsFunc(e.running, func(r *runningCall) bool { return r.call.Key == c.Key }) {
+			continue
+		}
+		rc := &runningCall{call: c}
+		e.running = append(e.running, rc)
+		e.status.Calls++
+		opts := workflow.ActivityOptions{
+			StartToCloseTimeout:    c.Timeout,
+			ScheduleToCloseTimeout: c.Deadline,
+			RetryPolicy:            c.Retry,
+		}
+		if opts.StartToCloseTimeout <= 0 {
+			opts.StartToCloseTimeout = time.Minute
+		}
+		if opts.RetryPolicy == nil {
+			opts.RetryPolicy = &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute}
+		}
+		f := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), c.Activity, c.Input)
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			rc.err = f.Get(gctx, &rc.result)
+			rc.done = true
+		})
+	}
+}
+
+func (e *entity[S]) anyCallDone() bool {
+	return slices.ContainsFunc(e.running, func(r *runningCall) bool { return r.done })
+}
+
+// finishCalls applies the outcome of every finished call, in start order.
+func (e *entity[S]) finishCalls(ctx workflow.Context) {
+	still := e.running[:0]
+	var done []*runningCall
+	for _, rc := range e.running {
+		if rc.done {
+			done = append(done, rc)
+		} else {
+			still = append(still, rc)
+		}
+	}
+	e.running = still
+	for _, rc := range done {
+		ev := Event{ID: CallEventID(rc.call.Key), Type: rc.call.Done, Data: rc.result, ProducedAt: workflow.Now(ctx).UTC()}
+		if rc.err != nil {
+			e.status.CallsFailed++
+			f := CallFailure{Key: rc.call.Key, Error: rc.err.Error()}
+			var ae *temporal.ApplicationError
+			if errors.As(rc.err, &ae) {
+				f.Error, f.Type = ae.Error(), ae.Type()
+			}
+			ev.Type = rc.call.Failed
+			ev.Data, _ = json.Marshal(f)
+		}
+		e.applyOne(ctx, ev, &schemas.Cause{EventID: ev.ID})
+	}
+}
+
+// settleCalls waits for running calls and applies their outcomes, starting
+// no new ones: the next run (or nobody, on completion) starts those.
+func (e *entity[S]) settleCalls(ctx workflow.Context, ch workflow.ReceiveChannel) error {
+	e.settling = true
+	defer func() { e.settling = false }()
+	for len(e.running) > 0 {
+		if err := workflow.Await(ctx, e.anyCallDone); err != nil {
+			return err
+		}
+		e.drain(ctx, ch) // events that arrived meanwhile come first, as they would have
+		e.finishCalls(ctx)
+		e.syncTimers(ctx)
+		if err := e.publish(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *entity[S]) pendingWork() Pending {
+	p := Pending{Milestones: e.pending, Calls: []string{}, Timers: map[string]time.Time{}}
+	if p.Milestones == nil {
+		p.Milestones = []schemas.Milestone{}
+	}
+	for _, rc := range e.running {
+		if !rc.done {
+			p.Calls = append(p.Calls, rc.call.Key)
+		}
+	}
+	for name, a := range e.armed {
+		if !a.fired {
+			p.Timers[name] = a.at
+		}
+	}
+	return p
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -458,18 +678,9 @@ func (e *entity[S]) applyBatch(ctx workflow.Context, b *schemas.SignalBatch) {
 			ID: be.ID, Type: be.Type, Source: be.Source, Data: be.Data,
 			ProducedAt: time.UnixMicro(be.ProducedAtUs).UTC(),
 			Topic:      b.Topic, Partition: b.Partition, Offset: be.Offset,
+			TraceParent: be.TraceParent,
 		}
-		cause := &schemas.Cause{EventID: be.ID, Topic: b.Topic, Partition: b.Partition, Offset: be.Offset}
-		emits, err := e.apply(ev)
-		if err != nil {
-			e.status.Rejected++
-			e.emit(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"event_id": ev.ID, "event_type": ev.Type, "reason": err.Error()}}, cause)
-		} else {
-			e.status.Applied++
-			for _, em := range emits {
-				e.emit(ctx, em, cause)
-			}
-		}
+		e.applyOne(ctx, ev, &schemas.Cause{EventID: be.ID, Topic: b.Topic, Partition: b.Partition, Offset: be.Offset})
 		mark, seen = be.Offset, true
 		e.status.Marks[key] = mark
 		if be.Redriven {
@@ -478,6 +689,30 @@ func (e *entity[S]) applyBatch(ctx workflow.Context, b *schemas.SignalBatch) {
 				e.status.Redriven = e.status.Redriven[1:]
 			}
 		}
+	}
+}
+
+// applyOne applies one event (from Kafka, or a call's outcome) and emits
+// what it causes.
+func (e *entity[S]) applyOne(ctx workflow.Context, ev Event, cause *schemas.Cause) {
+	ev.version = func(id string, max workflow.Version) workflow.Version {
+		return workflow.GetVersion(ctx, id, workflow.DefaultVersion, max)
+	}
+	emits, err := e.apply(ev)
+	rec := Applied{ID: ev.ID, Type: ev.Type, Topic: ev.Topic, Partition: ev.Partition, Offset: ev.Offset, At: workflow.Now(ctx).UTC()}
+	if err != nil {
+		e.status.Rejected++
+		rec.Rejected = err.Error()
+		e.emitTraced(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"event_id": ev.ID, "event_type": ev.Type, "reason": err.Error()}}, cause, ev.TraceParent)
+	} else {
+		e.status.Applied++
+		for _, em := range emits {
+			e.emitTraced(ctx, em, cause, ev.TraceParent)
+		}
+	}
+	e.status.Recent = append(e.status.Recent, rec)
+	if len(e.status.Recent) > RecentEvents {
+		e.status.Recent = slices.Delete(e.status.Recent, 0, len(e.status.Recent)-RecentEvents)
 	}
 }
 
@@ -496,6 +731,10 @@ func (e *entity[S]) apply(ev Event) (emits []Emit, err error) {
 }
 
 func (e *entity[S]) emit(ctx workflow.Context, em Emit, cause *schemas.Cause) {
+	e.emitTraced(ctx, em, cause, "")
+}
+
+func (e *entity[S]) emitTraced(ctx workflow.Context, em Emit, cause *schemas.Cause, traceParent string) {
 	data, err := json.Marshal(em.Data)
 	if err != nil {
 		data, _ = json.Marshal(map[string]string{"encode_error": err.Error()})
@@ -511,6 +750,8 @@ func (e *entity[S]) emit(ctx workflow.Context, em Emit, cause *schemas.Cause) {
 		Time:       workflow.Now(ctx).UTC(),
 		Data:       data,
 		Cause:      cause,
+		TraceParent: schemas.ChildTraceParent(traceParent, e.info.WorkflowExecution.ID,
+			schemas.MilestoneID(e.info.WorkflowExecution.ID, e.status.MilestoneSeq)),
 	})
 }
 

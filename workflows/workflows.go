@@ -31,6 +31,8 @@ const (
 	PublishMilestonesActivity = "sluice.PublishMilestones"
 	QueryState                = "sluice.state"
 	QueryStatus               = "sluice.status"
+	QueryRecent               = "sluice.recent"  // the last RecentEvents applied events
+	QueryPending              = "sluice.pending" // unpublished milestones, running calls, armed timers
 )
 
 // Activities are the framework's activities. Register them once per worker
