@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -25,15 +26,41 @@ func (p *MilestoneProducer) Publish(ctx context.Context, ms []schemas.Milestone)
 		if err != nil {
 			return fmt.Errorf("encode milestone %s: %w", m.ID, err)
 		}
-		recs[i] = &kgo.Record{
-			Topic: p.Topic,
-			Key:   []byte(m.EntityID),
-			Value: v,
-			Headers: []kgo.RecordHeader{
-				{Key: "content-type", Value: []byte("application/cloudevents+json")},
-				{Key: "ce_id", Value: []byte(m.ID)},
-			},
-		}
+		recs[i] = &kgo.Record{Topic: p.Topic, Key: []byte(m.EntityID), Value: v, Headers: MilestoneHeaders(m)}
 	}
 	return p.Client.ProduceSync(ctx, recs...).FirstErr()
+}
+
+// Milestone record headers beyond the CloudEvent itself: routing and
+// tracing tools read headers without parsing the value.
+const (
+	HeaderTraceParent     = "traceparent"
+	HeaderSourceEventID   = "sluice-source-event-id"
+	HeaderSourceTopic     = "sluice-source-topic"
+	HeaderSourcePartition = "sluice-source-partition"
+	HeaderSourceOffset    = "sluice-source-offset"
+)
+
+// MilestoneHeaders returns the Kafka headers of a milestone record: the
+// content type, the CloudEvent id, the W3C traceparent and, when the
+// milestone was caused by an input event, that event's coordinates.
+func MilestoneHeaders(m schemas.Milestone) []kgo.RecordHeader {
+	h := []kgo.RecordHeader{
+		{Key: "content-type", Value: []byte("application/cloudevents+json")},
+		{Key: "ce_id", Value: []byte(m.ID)},
+	}
+	if m.TraceParent != "" {
+		h = append(h, kgo.RecordHeader{Key: HeaderTraceParent, Value: []byte(m.TraceParent)})
+	}
+	if c := m.Cause; c != nil {
+		h = append(h, kgo.RecordHeader{Key: HeaderSourceEventID, Value: []byte(c.EventID)})
+		if c.Topic != "" {
+			h = append(h,
+				kgo.RecordHeader{Key: HeaderSourceTopic, Value: []byte(c.Topic)},
+				kgo.RecordHeader{Key: HeaderSourcePartition, Value: strconv.AppendInt(nil, int64(c.Partition), 10)},
+				kgo.RecordHeader{Key: HeaderSourceOffset, Value: strconv.AppendInt(nil, c.Offset, 10)},
+			)
+		}
+	}
+	return h
 }

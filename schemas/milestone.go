@@ -57,6 +57,7 @@ func MilestoneEvent(m Milestone) ([]byte, error) {
 			Time:            m.Time,
 			DataContentType: "application/json",
 			Data:            m.Data,
+			TraceParent:     m.TraceParent,
 		},
 		Seq:        m.Seq,
 		WorkflowID: m.WorkflowID,
@@ -79,6 +80,7 @@ func DecodeMilestoneEvent(b []byte) (Milestone, error) {
 	return Milestone{
 		ID: v.ID, EntityID: v.Subject, WorkflowID: v.WorkflowID, Workflow: trimSource(v.Source),
 		Name: v.Type, Seq: v.Seq, Time: v.Time, Data: v.Data, Cause: v.Cause,
+		TraceParent: v.TraceParent,
 	}, nil
 }
 
