@@ -65,11 +65,11 @@ func (a *Activities) Refund(ctx context.Context, req RefundRequest) (RefundResul
 // stock per SKU (unknown SKUs have Unlimited), reservations and refunds kept
 // per order, and a log of every effect in order.
 type MemoryBackend struct {
-	mu       sync.Mutex
-	stock    map[string]int
-	reserved map[string]bool
-	refunds  map[string]string // idempotency key -> refund id
-	log      []string
+	mu          sync.Mutex
+	stock       map[string]int
+	reserved    map[string]bool
+	refunds     map[string]string // idempotency key -> refund id
+	log         []string
 	failRefunds bool
 }
 

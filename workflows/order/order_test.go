@@ -119,10 +119,10 @@ func TestIllegalTransitionsAreRejectedNotStuck(t *testing.T) {
 	h := newHarness(t, nil)
 	h.at(time.Minute, order.Shipped, order.ShippedData{}) // nothing to ship
 	h.at(2*time.Minute, order.Created, created)
-	h.at(3*time.Minute, order.Created, created)   // twice
-	h.at(4*time.Minute, order.Packed, nil)        // not paid
+	h.at(3*time.Minute, order.Created, created)                                // twice
+	h.at(4*time.Minute, order.Packed, nil)                                     // not paid
 	h.at(5*time.Minute, order.Paid, order.PaidData{PaymentID: "p", Amount: 1}) // wrong amount
-	h.at(6*time.Minute, order.Paid, paid)         // the order still moves on
+	h.at(6*time.Minute, order.Paid, paid)                                      // the order still moves on
 	h.at(7*time.Minute, order.Packed, nil)
 	o := h.state(8 * time.Minute)
 	h.run(9 * time.Minute)
