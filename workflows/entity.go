@@ -768,3 +768,15 @@ func (e *entity[S]) publish(ctx workflow.Context) error {
 	e.published = ms[len(ms)-1].Seq
 	return nil
 }
+
+// WorkflowType implements Entity.
+func (d *Domain[S]) WorkflowType() string { return d.Type }
+
+// RegisterWorkflow implements Entity.
+func (d *Domain[S]) RegisterWorkflow(r WorkflowRegistry, maxSignalsPerRun int) {
+	dd := *d
+	if maxSignalsPerRun > 0 {
+		dd.MaxSignalsPerRun = maxSignalsPerRun
+	}
+	r.RegisterWorkflowWithOptions(dd.Workflow, workflow.RegisterOptions{Name: dd.Type})
+}

@@ -12,6 +12,8 @@ package workflows
 import (
 	"context"
 
+	"go.temporal.io/sdk/workflow"
+
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -44,4 +46,19 @@ type Activities struct {
 // PublishMilestones sends milestones to Kafka in one produce.
 func (a *Activities) PublishMilestones(ctx context.Context, ms []schemas.Milestone) error {
 	return a.Publisher.Publish(ctx, ms)
+}
+
+// Entity is a domain as a worker or replayer sees it, whatever its state
+// type: every *Domain[S] is one.
+type Entity interface {
+	WorkflowType() string
+	// RegisterWorkflow registers the workflow under its type name;
+	// maxSignalsPerRun > 0 overrides the domain's Continue-As-New threshold.
+	RegisterWorkflow(r WorkflowRegistry, maxSignalsPerRun int)
+}
+
+// WorkflowRegistry is the part of a Temporal worker or replayer that
+// registers workflows.
+type WorkflowRegistry interface {
+	RegisterWorkflowWithOptions(w any, o workflow.RegisterOptions)
 }

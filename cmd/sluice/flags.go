@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/workflows/support"
 )
 
 // connFlags are the connection and topology flags every long-running
@@ -16,6 +18,9 @@ type connFlags struct {
 	brokers, temporal, namespace, clickhouse, chDB, chUser string
 	input, milestones, dlq, group, taskQueue, idPrefix     string
 	logFormat, logLevel, routes                            string
+	orders, tickets, llmURL, llmModel                      string
+	approvalAbove                                          int64
+	approvalTimeout                                        time.Duration
 }
 
 func env(name, def string) string {
@@ -38,6 +43,12 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.group, "group", "sluice-bridge", "consumer group id")
 	fs.StringVar(&c.taskQueue, "task-queue", "sluice-entities", "Temporal task queue of the entity workflows")
 	fs.StringVar(&c.idPrefix, "workflow-id-prefix", "ledger-", "workflow id = prefix + record key (without --routes)")
+	fs.StringVar(&c.orders, "orders-topic", "sluice.orders", "topic of the order domain (without --routes)")
+	fs.StringVar(&c.tickets, "tickets-topic", "sluice.tickets", "topic of the support agent domain (without --routes)")
+	fs.StringVar(&c.llmURL, "llm-url", env("SLUICE_LLM_URL", ""), "OpenAI-compatible base URL for the support agent, e.g. https://api.openai.com/v1; empty: the offline deterministic model; the key comes only from $SLUICE_LLM_API_KEY ($SLUICE_LLM_URL)")
+	fs.StringVar(&c.llmModel, "llm-model", env("SLUICE_LLM_MODEL", ""), "model name for --llm-url ($SLUICE_LLM_MODEL)")
+	fs.Int64Var(&c.approvalAbove, "support-approval-above", support.DefaultPolicy.ApprovalAbove, "refunds above this amount (minor units) wait for a human approval event")
+	fs.DurationVar(&c.approvalTimeout, "support-approval-timeout", support.DefaultPolicy.ApprovalTimeout, "how long a refund waits for approval before the ticket escalates")
 	fs.StringVar(&c.routes, "routes", env("SLUICE_ROUTES", ""), "YAML routes file: topics → workflow type, id template, event types and JSON Schemas ($SLUICE_ROUTES)")
 	fs.StringVar(&c.logFormat, "log-format", env("SLUICE_LOG_FORMAT", "text"), "log format: text or json ($SLUICE_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error ($SLUICE_LOG_LEVEL)")
@@ -55,6 +66,15 @@ func (c *connFlags) config() (*app.Config, error) {
 	}
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
 	cfg.ClickHouse.Password = os.Getenv("SLUICE_CLICKHOUSE_PASSWORD")
+	cfg.OrdersTopic, cfg.TicketsTopic = c.orders, c.tickets
+	cfg.LLM = app.LLMConfig{URL: c.llmURL, Model: c.llmModel, APIKey: os.Getenv("SLUICE_LLM_API_KEY")}
+	if c.approvalAbove <= 0 || c.approvalTimeout <= 0 {
+		return nil, fmt.Errorf("--support-approval-above %d and --support-approval-timeout %s must be positive", c.approvalAbove, c.approvalTimeout)
+	}
+	cfg.Support = support.Policy{ApprovalAbove: c.approvalAbove, ApprovalTimeout: c.approvalTimeout}
+	if c.llmModel != "" {
+		cfg.Support.Model = c.llmModel
+	}
 	cfg.SetDefaults()
 	return cfg, nil
 }

@@ -50,7 +50,7 @@ any non-determinism; exits non-zero if one fails. Export a history with
 		if err != nil || len(paths) == 0 {
 			return fmt.Errorf("--files %q matches no file", *files)
 		}
-		results = app.ReplayFiles(paths, log)
+		results = app.ReplayFiles(cfg, paths, log)
 	case *query != "":
 		if cfg.TemporalAddr == "" {
 			return errors.New("--query needs --temporal host:7233")

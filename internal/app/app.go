@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -22,7 +24,6 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
@@ -30,6 +31,8 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
 	"github.com/sluicehq/sluice/workflows/ledger"
+	"github.com/sluicehq/sluice/workflows/order"
+	"github.com/sluicehq/sluice/workflows/support"
 )
 
 // Config is everything the bridge, worker and mirror need.
@@ -39,7 +42,11 @@ type Config struct {
 	Namespace    string   // default "default"
 	ClickHouse   analytics.ClickHouseConfig
 
-	InputTopic     string // default "sluice.events"
+	InputTopic string // default "sluice.events"
+	// OrdersTopic and TicketsTopic feed the order and support domains when
+	// no routes file is given; defaults "sluice.orders", "sluice.tickets".
+	OrdersTopic    string
+	TicketsTopic   string
 	MilestoneTopic string // default "sluice.milestones"
 	DLQTopic       string // default "sluice.dlq"
 	Group          string // consumer group, default "sluice-bridge"
@@ -63,7 +70,17 @@ type Config struct {
 	MaxSignalsPerRun int
 	// MirrorInterval between mirror sweeps, overriding the default 5s.
 	MirrorInterval time.Duration
-	Logger         *slog.Logger
+
+	// LLM is the support agent's model; an empty URL means the offline
+	// deterministic provider.
+	LLM LLMConfig
+	// Support is the support agent's policy for new tickets.
+	Support support.Policy
+	// OrderBackend and SupportTools are the systems the order and support
+	// activities reach; nil means in-process demo implementations.
+	OrderBackend order.Backend
+	SupportTools support.Tools
+	Logger       *slog.Logger
 }
 
 // SetDefaults fills every zero field with its documented default.
@@ -75,6 +92,8 @@ func (c *Config) SetDefaults() {
 	}
 	def(&c.Namespace, "default")
 	def(&c.InputTopic, "sluice.events")
+	def(&c.OrdersTopic, "sluice.orders")
+	def(&c.TicketsTopic, "sluice.tickets")
 	def(&c.MilestoneTopic, "sluice.milestones")
 	def(&c.DLQTopic, "sluice.dlq")
 	def(&c.Group, "sluice-bridge")
@@ -100,8 +119,13 @@ func (c *Config) Validate() error {
 	if c.TemporalAddr == "" {
 		errs = append(errs, errors.New("no Temporal address: set --temporal host:7233"))
 	}
+	if err := c.LLM.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	topics := map[string]string{}
-	for name, t := range map[string]string{"input": c.InputTopic, "milestone": c.MilestoneTopic, "dead-letter": c.DLQTopic} {
+	for _, name := range []string{"input", "orders", "tickets", "milestone", "dead-letter"} {
+		t := map[string]string{"input": c.InputTopic, "orders": c.OrdersTopic, "tickets": c.TicketsTopic,
+			"milestone": c.MilestoneTopic, "dead-letter": c.DLQTopic}[name]
 		if other, dup := topics[t]; dup && t != "" {
 			errs = append(errs, fmt.Errorf("the %s and %s topics are both %q: they must differ", name, other, t))
 		}
@@ -114,16 +138,30 @@ func (c *Config) Validate() error {
 // runs, on the signal they listen to; it returns what to consume.
 func (c *Config) routes() (*consumers.Routes, []string, []string, error) {
 	if c.RoutesFile == "" {
-		return consumers.SingleRoute(Domain.Type, c.TaskQueue, c.WorkflowIDPrefix), []string{c.InputTopic}, nil, nil
+		rs, err := consumers.NewRoutes(consumers.RoutesFile{Routes: []consumers.RouteSpec{
+			{Topic: c.InputTopic, WorkflowType: Domain.Type, TaskQueue: c.TaskQueue, WorkflowID: strings.ReplaceAll(c.WorkflowIDPrefix, "{", "{{") + "{key}"},
+			{Topic: c.OrdersTopic, WorkflowType: order.WorkflowType, TaskQueue: c.TaskQueue, WorkflowID: "order-{key}"},
+			{Topic: c.TicketsTopic, WorkflowType: support.WorkflowType, TaskQueue: c.TaskQueue, WorkflowID: "ticket-{key}"},
+		}}, "")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return rs, rs.Topics(), nil, nil
 	}
 	rs, err := consumers.LoadRoutes(c.RoutesFile)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var errs []error
+	known := map[string]bool{}
+	var names []string
+	for _, d := range Domains(c) {
+		known[d.WorkflowType()] = true
+		names = append(names, d.WorkflowType())
+	}
 	for _, wt := range rs.WorkflowTypes() {
-		if wt != Domain.Type {
-			errs = append(errs, fmt.Errorf("routes: workflow_type %q is not run by this build (known: %s)", wt, Domain.Type))
+		if !known[wt] {
+			errs = append(errs, fmt.Errorf("routes: workflow_type %q is not run by this build (known: %s)", wt, strings.Join(names, ", ")))
 		}
 	}
 	for _, s := range rs.Signals() {
@@ -137,8 +175,50 @@ func (c *Config) routes() (*consumers.Routes, []string, []string, error) {
 	return rs, rs.Topics(), rs.Patterns(), nil
 }
 
-// Domain is the demo entity domain this build runs.
+// Domain is the default domain: the one `sluice send`, `sluice bench` and
+// the single-topic default route address.
 var Domain = ledger.Domain
+
+// Domains are the entity domains this build runs.
+func Domains(c *Config) []workflows.Entity {
+	return []workflows.Entity{ledger.Domain, order.Domain, support.NewDomain(c.Support)}
+}
+
+// LLMConfig selects the support agent's model provider.
+type LLMConfig struct {
+	URL    string // OpenAI-compatible base URL, e.g. https://api.openai.com/v1; empty: offline
+	Model  string // model name sent to the provider
+	APIKey string // bearer token; taken from the environment, never a flag
+}
+
+func (l LLMConfig) validate() error {
+	if l.URL == "" {
+		return nil
+	}
+	u, err := url.Parse(l.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--llm-url %q: want an http(s) base URL such as https://api.openai.com/v1", l.URL)
+	}
+	if l.Model == "" {
+		return errors.New("--llm-url is set but --llm-model is not: name the model to call")
+	}
+	return nil
+}
+
+// supportActivities builds the agent's activities from the config.
+func supportActivities(c *Config) *support.Activities {
+	a := &support.Activities{Provider: support.Offline{}, ProviderName: "offline", Tools: c.SupportTools}
+	if c.LLM.URL != "" {
+		// No client-side retries (net/http has none; the SDKs' own would
+		// hide attempts from history): Temporal's retry policy owns them.
+		a.Provider = &support.OpenAI{BaseURL: c.LLM.URL, APIKey: c.LLM.APIKey, Client: &http.Client{Timeout: 110 * time.Second}}
+		a.ProviderName = "openai-compatible"
+	}
+	if a.Tools == nil {
+		a.Tools = support.NewMemoryTools()
+	}
+	return a
+}
 
 // DialTemporal connects to Temporal with the SDK logging through slog.
 func DialTemporal(ctx context.Context, c *Config) (client.Client, error) {
@@ -161,7 +241,8 @@ func EnsureTopics(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, int32(c.Partitions), -1, nil, c.InputTopic, c.MilestoneTopic, c.DLQTopic)
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, int32(c.Partitions), -1, nil,
+		c.InputTopic, c.OrdersTopic, c.TicketsTopic, c.MilestoneTopic, c.DLQTopic)
 	if err != nil {
 		return fmt.Errorf("create topics: %w", err)
 	}
@@ -262,13 +343,17 @@ func RunWorker(ctx context.Context, c *Config) error {
 		// small, so poll wider.
 		MaxConcurrentWorkflowTaskPollers: 8,
 	})
-	dom := *Domain
-	if c.MaxSignalsPerRun > 0 {
-		dom.MaxSignalsPerRun = c.MaxSignalsPerRun
+	for _, d := range Domains(c) {
+		d.RegisterWorkflow(w, c.MaxSignalsPerRun)
 	}
-	w.RegisterWorkflowWithOptions(dom.Workflow, workflow.RegisterOptions{Name: dom.Type})
 	acts := &workflows.Activities{Publisher: &bridge.MilestoneProducer{Client: kc, Topic: c.MilestoneTopic}}
 	w.RegisterActivityWithOptions(acts.PublishMilestones, activity.RegisterOptions{Name: workflows.PublishMilestonesActivity})
+	backend := c.OrderBackend
+	if backend == nil {
+		backend = order.NewMemoryBackend(nil)
+	}
+	(&order.Activities{Backend: backend}).Register(w)
+	supportActivities(c).Register(w)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

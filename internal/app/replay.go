@@ -13,9 +13,15 @@ import (
 // NewReplayer returns a workflow replayer with every workflow this build
 // runs registered under its Temporal name: the gate before deploying new
 // workflow code.
-func NewReplayer() worker.WorkflowReplayer {
+//
+// The config matters: a domain's policy (the support agent's approval
+// threshold, say) shapes what its workflow does, so replay with the flags
+// the workers run with.
+func NewReplayer(c *Config) worker.WorkflowReplayer {
 	r := worker.NewWorkflowReplayer()
-	r.RegisterWorkflowWithOptions(Domain.Workflow, workflow.RegisterOptions{Name: Domain.Type})
+	for _, d := range Domains(c) {
+		d.RegisterWorkflow(r, 0)
+	}
 	return r
 }
 
@@ -27,8 +33,8 @@ type ReplayResult struct {
 
 // ReplayFiles replays histories exported as JSON (`temporal workflow show
 // --output json`, or the SDK's history JSON).
-func ReplayFiles(paths []string, log tlog.Logger) []ReplayResult {
-	r := NewReplayer()
+func ReplayFiles(c *Config, paths []string, log tlog.Logger) []ReplayResult {
+	r := NewReplayer(c)
 	var out []ReplayResult
 	for _, p := range paths {
 		out = append(out, ReplayResult{Source: p, Err: r.ReplayWorkflowHistoryFromJSONFile(log, p)})
@@ -44,7 +50,7 @@ func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tl
 		return nil, err
 	}
 	defer tc.Close()
-	r := NewReplayer()
+	r := NewReplayer(c)
 	var out []ReplayResult
 	var token []byte
 	for len(out) < limit {
