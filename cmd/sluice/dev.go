@@ -98,6 +98,16 @@ func runDev(ctx context.Context, args []string) error {
 			_, err = demo.Run(ctx, cl, cfg.InputTopic, gen, *demoRate, 0)
 			return err
 		})
+		goRun("demo stories", func(ctx context.Context) error {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			s := &demo.Stories{OrdersTopic: cfg.OrdersTopic, TicketsTopic: cfg.TicketsTopic,
+				Seed: uint64(time.Now().UnixNano()), RunID: strconv.FormatInt(time.Now().Unix(), 36)}
+			return s.Run(ctx, cl)
+		})
 	}
 	printBanner(st, cfg, *demoOn)
 
@@ -124,14 +134,16 @@ Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
   Temporal Web UI    %s
   Temporal frontend  %s     temporal workflow list --address %s
   Kafka bootstrap    %s   (kfake: an in-process test broker, not for production)
-  topics             in %s, milestones %s, dead letters %s
+  topics             ledger %s, orders %s, tickets %s
+                     milestones %s, dead letters %s
+  support agent      %s
   ClickHouse         native %s, HTTP %s
   demo traffic       %v
 
 Sample query (history mirrored into ClickHouse):
   curl -s '%s/' --data-binary '%s'
 `, st.StateDir, ui, st.Temporal.HostPort, st.Temporal.HostPort, strings.Join(st.Kafka.Brokers, ","),
-		cfg.InputTopic, cfg.MilestoneTopic, cfg.DLQTopic, st.ClickHouse.Addr, st.ClickHouse.HTTPURL, demoOn,
+		cfg.InputTopic, cfg.OrdersTopic, cfg.TicketsTopic, cfg.MilestoneTopic, cfg.DLQTopic, llmName(cfg), st.ClickHouse.Addr, st.ClickHouse.HTTPURL, demoOn,
 		st.ClickHouse.HTTPURL, q)
 }
 
@@ -148,4 +160,11 @@ func parsePorts(s string) ([]int, error) {
 		return nil, fmt.Errorf("--kafka-ports: want three ports (one per embedded broker), got %d", len(out))
 	}
 	return out, nil
+}
+
+func llmName(cfg *app.Config) string {
+	if cfg.LLM.URL == "" {
+		return "offline deterministic model (set --llm-url and $SLUICE_LLM_API_KEY for a real one)"
+	}
+	return cfg.LLM.Model + " at " + cfg.LLM.URL
 }

@@ -49,9 +49,12 @@ func TestDevCommand(t *testing.T) {
 	if temporalAddr == nil || sample == nil || !strings.Contains(banner, "Temporal Web UI    http://") {
 		t.Fatalf("banner lacks the promised pointers:\n%s", banner)
 	}
-	waitUntil(t, ctx, "temporal workflow list to show entity workflows", func() bool {
+	// All three demo domains get traffic: the ledger, orders and the
+	// support agent (whose tickets complete after the agent replied).
+	waitUntil(t, ctx, "temporal workflow list to show every domain's workflows", func() bool {
 		out, _ := exec.CommandContext(ctx, temporalBin, "workflow", "list", "--address", temporalAddr[1]).CombinedOutput()
-		return strings.Contains(string(out), "ledger.Account")
+		return strings.Contains(string(out), "ledger.Account") && strings.Contains(string(out), "order.Order") &&
+			strings.Contains(string(out), "support.Ticket")
 	})
 	waitUntil(t, ctx, "the sample query to return mirrored rows", func() bool {
 		resp, err := http.Post(sample[1], "text/plain", strings.NewReader(sample[2]))
