@@ -190,6 +190,9 @@ type Carry[S any] struct {
 	Marks        map[string]int64 `json:"marks"`
 	MilestoneSeq int64            `json:"milestone_seq"`
 	Status       Status           `json:"status"`
+	// Backlog holds signals that reached the previous run after its last
+	// publish; this run applies them first.
+	Backlog []schemas.SignalBatch `json:"backlog,omitempty"`
 }
 
 // Status is what the status query returns.
@@ -258,6 +261,9 @@ type entity[S any] struct {
 	dirty     bool  // a command changed the state: re-evaluate timers and calls
 	running   []*runningCall
 	settling  bool // the run is ending: start no new calls
+	// publishedAt is the history length when a local activity last
+	// published: equal to the current length means "in this task".
+	publishedAt int
 }
 
 type runningCall struct {
@@ -322,6 +328,11 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 	ch := workflow.GetSignalChannel(ctx, schemas.SignalName)
 	signalsThisRun := 0
 	e.armed = map[string]*armedTimer{}
+	if in.Carry != nil {
+		for i := range in.Carry.Backlog {
+			e.applyBatch(ctx, &in.Carry.Backlog[i])
+		}
+	}
 	e.syncTimers(ctx)
 	e.syncCalls(ctx)
 	lingering, lingerOver := false, false
@@ -345,19 +356,13 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 			return err
 		}
 		if lingerOver {
-			// Drain whatever raced the linger timer, then close.
-			if err := e.settleHandlers(ctx); err != nil {
+			// Drain whatever raced the linger timer, then close; events that
+			// arrived at the very end keep the entity going in a new run.
+			backlog, err := e.quiesce(ctx, ch)
+			if err != nil || len(backlog) == 0 {
 				return err
 			}
-			if err := e.settleCalls(ctx, ch); err != nil {
-				return err
-			}
-			for e.drain(ctx, ch) > 0 {
-				if err := e.publish(ctx); err != nil {
-					return err
-				}
-			}
-			return nil
+			return e.continueAsNew(ctx, backlog)
 		}
 		if d.Terminal != nil && !lingering && d.Terminal(&e.state) {
 			linger := d.Linger
@@ -376,23 +381,75 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 			// the last publish ran are still in the channel, and Continue-As-New
 			// would lose them. Drain until a drain finds nothing, with no
 			// blocking call in between.
-			if err := e.settleHandlers(ctx); err != nil {
+			backlog, err := e.quiesce(ctx, ch)
+			if err != nil {
 				return err
 			}
-			if err := e.settleCalls(ctx, ch); err != nil {
-				return err
-			}
-			for e.drain(ctx, ch) > 0 {
-				if err := e.publish(ctx); err != nil {
-					return err
-				}
-			}
-			return workflow.NewContinueAsNewError(ctx, d.Type, EntityInput[S]{
-				EntityID: e.status.EntityID,
-				Carry:    &Carry[S]{State: e.state, Marks: e.status.Marks, MilestoneSeq: e.status.MilestoneSeq, Status: e.status},
-			})
+			return e.continueAsNew(ctx, backlog)
 		}
 	}
+}
+
+func (e *entity[S]) continueAsNew(ctx workflow.Context, backlog []schemas.SignalBatch) error {
+	return workflow.NewContinueAsNewError(ctx, e.d.Type, EntityInput[S]{
+		EntityID: e.status.EntityID,
+		Carry: &Carry[S]{State: e.state, Marks: e.status.Marks, MilestoneSeq: e.status.MilestoneSeq, Status: e.status,
+			Backlog: backlog},
+	})
+}
+
+// quiesce brings the run to a point where it can end: running commands and
+// calls finished, buffered signals applied, their milestones published in
+// an earlier workflow task. It returns the signals that arrived after that,
+// unapplied, for the next run to apply first.
+//
+// Why the care: milestones normally go out through a local activity, whose
+// result is recorded only when its workflow task completes. A task that ends
+// the run is refused by the server when a signal arrived meanwhile, and its
+// retry would publish the same milestones again. So the last publish before
+// the end goes through a regular activity (its completion starts a new
+// task), and the task that ends the run publishes nothing: it hands over
+// what arrived in between instead of applying it, so a steady stream of
+// events cannot keep a run from ending.
+func (e *entity[S]) quiesce(ctx workflow.Context, ch workflow.ReceiveChannel) ([]schemas.SignalBatch, error) {
+	if err := e.settleHandlers(ctx); err != nil {
+		return nil, err
+	}
+	if err := e.settleCalls(ctx, ch); err != nil {
+		return nil, err
+	}
+	e.drain(ctx, ch)
+	if len(e.pending) > 0 || e.publishedThisTask(ctx) {
+		ms := e.pending
+		e.pending = nil
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 10 * time.Second,
+			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+		})
+		// With nothing pending this is an empty produce: it only closes the
+		// task that holds the last local activity's result.
+		if err := workflow.ExecuteActivity(actx, PublishMilestonesActivity, ms).Get(ctx, nil); err != nil {
+			return nil, err
+		}
+		if len(ms) > 0 {
+			e.published = ms[len(ms)-1].Seq
+		}
+	}
+	var backlog []schemas.SignalBatch
+	for {
+		var b schemas.SignalBatch
+		if !ch.ReceiveAsync(&b) {
+			return backlog, nil
+		}
+		backlog = append(backlog, b)
+	}
+}
+
+// publishedThisTask reports whether a local activity published milestones
+// in the current workflow task (the history length only changes when a new
+// task starts, and replays the same).
+func (e *entity[S]) publishedThisTask(ctx workflow.Context) bool {
+	return e.publishedAt == workflow.GetInfo(ctx).GetCurrentHistoryLength()
 }
 
 // settleHandlers waits until every running command has finished (their
@@ -766,6 +823,7 @@ func (e *entity[S]) publish(ctx workflow.Context) error {
 		return err
 	}
 	e.published = ms[len(ms)-1].Seq
+	e.publishedAt = workflow.GetInfo(ctx).GetCurrentHistoryLength()
 	return nil
 }
 
