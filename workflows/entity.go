@@ -412,37 +412,81 @@ func (e *entity[S]) continueAsNew(ctx workflow.Context, backlog []schemas.Signal
 // what arrived in between instead of applying it, so a steady stream of
 // events cannot keep a run from ending.
 func (e *entity[S]) quiesce(ctx workflow.Context, ch workflow.ReceiveChannel) ([]schemas.SignalBatch, error) {
-	if err := e.settleHandlers(ctx); err != nil {
-		return nil, err
-	}
-	if err := e.settleCalls(ctx, ch); err != nil {
-		return nil, err
-	}
-	e.drain(ctx, ch)
-	if len(e.pending) > 0 || e.publishedThisTask(ctx) {
-		ms := e.pending
-		e.pending = nil
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-			StartToCloseTimeout: 10 * time.Second,
-			RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
-		})
-		// With nothing pending this is an empty produce: it only closes the
-		// task that holds the last local activity's result.
-		if err := workflow.ExecuteActivity(actx, PublishMilestonesActivity, ms).Get(ctx, nil); err != nil {
+	for round := 1; ; round++ {
+		if err := e.settleHandlers(ctx); err != nil {
 			return nil, err
 		}
-		if len(ms) > 0 {
-			e.published = ms[len(ms)-1].Seq
+		if err := e.settleCalls(ctx, ch); err != nil {
+			return nil, err
 		}
-	}
-	var backlog []schemas.SignalBatch
-	for {
-		var b schemas.SignalBatch
-		if !ch.ReceiveAsync(&b) {
+		e.drain(ctx, ch)
+		if len(e.pending) > 0 || e.publishedThisTask(ctx) {
+			if err := e.publishDurably(ctx); err != nil {
+				return nil, err
+			}
+		}
+		var backlog []schemas.SignalBatch
+		for {
+			var b schemas.SignalBatch
+			if !ch.ReceiveAsync(&b) {
+				break
+			}
+			backlog = append(backlog, b)
+		}
+		if backlogBytes(backlog) <= maxBacklogBytes {
 			return backlog, nil
 		}
-		backlog = append(backlog, b)
+		// Too big to carry: Temporal caps the Continue-As-New input like any
+		// payload, and a run that cannot continue is stuck for good. Apply it
+		// here and publish in another round instead.
+		for i := range backlog {
+			e.applyBatch(ctx, &backlog[i])
+		}
+		if round == maxQuiesceRounds {
+			// Still flooded: end in this task after all. If the server refuses
+			// the end, these milestones go out twice, with the same ids.
+			for e.drain(ctx, ch) > 0 {
+			}
+			return nil, e.publish(ctx)
+		}
 	}
+}
+
+// Continue-As-New carries at most this much backlog (event bytes), well
+// under Temporal's payload limits whatever the state's size; beyond it the
+// run tries maxQuiesceRounds times to end cleanly.
+const (
+	maxBacklogBytes  = 8 << 10
+	maxQuiesceRounds = 3
+)
+
+func backlogBytes(bs []schemas.SignalBatch) int {
+	n := 0
+	for _, b := range bs {
+		for _, ev := range b.Events {
+			n += len(ev.Data) + len(ev.ID) + len(ev.Type) + len(ev.Source) + len(ev.TraceParent) + 64
+		}
+	}
+	return n
+}
+
+// publishDurably publishes the pending milestones through a regular
+// activity; with nothing pending it is an empty produce whose only effect
+// is to close the task holding the last local activity's result.
+func (e *entity[S]) publishDurably(ctx workflow.Context) error {
+	ms := e.pending
+	e.pending = nil
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 200 * time.Millisecond, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second},
+	})
+	if err := workflow.ExecuteActivity(actx, PublishMilestonesActivity, ms).Get(ctx, nil); err != nil {
+		return err
+	}
+	if len(ms) > 0 {
+		e.published = ms[len(ms)-1].Seq
+	}
+	return nil
 }
 
 // publishedThisTask reports whether a local activity published milestones

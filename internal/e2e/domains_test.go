@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -244,5 +247,73 @@ func TestDomainsThroughKafka(t *testing.T) {
 	}
 	if llm < 6 {
 		t.Fatalf("%d llm_call milestones, want at least two per refund ticket", llm)
+	}
+}
+
+// TestDomainGoldens records order and support histories on the real server
+// and replays them with this build through `sluice replay --query`: among
+// them an order written the way the release before the stock-reservation
+// change wrote it, which this build must still replay (workflow.GetVersion
+// keeps it on the old path). With -update-golden it saves them as the
+// golden histories the domains' offline replay tests use.
+func TestDomainGoldens(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx)
+	e.cfg.MaxSignalsPerRun = 0 // as deployed: one run per history
+	e.cfg.Support = support.Policy{ApprovalTimeout: 3 * time.Second}
+	e.cfg.SupportTools = support.NewMemoryTools(support.OrderInfo{OrderID: "order-big", Status: "delivered", Amount: 50000, Currency: "EUR"})
+	e.runAll(t, ctx)
+	w := watchMilestones(t, ctx, e.cfg.Brokers, e.cfg.MilestoneTopic)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	created := order.CreatedData{Customer: "c", Items: []order.Item{{SKU: "mug", Qty: 1}}, Amount: 1200, Currency: "EUR"}
+	paid := order.PaidData{PaymentID: "pay", Amount: 1200}
+
+	order.RecordPreReservationRelease = true
+	send(t, ctx, cl, e.cfg.OrdersTopic, "legacy", order.Created, created)
+	send(t, ctx, cl, e.cfg.OrdersTopic, "legacy", order.Paid, paid)
+	send(t, ctx, cl, e.cfg.OrdersTopic, "legacy", order.Cancelled, order.CancelledData{Reason: "golden"})
+	w.wait(t, ctx, "legacy", order.MilestoneCancelled)
+	order.RecordPreReservationRelease = false
+	if slices.Contains(milestoneNames(w.of("legacy")), order.MilestoneStockReserved) {
+		t.Fatal("the pre-reservation order reserved stock")
+	}
+
+	send(t, ctx, cl, e.cfg.OrdersTopic, "saga", order.Created, created)
+	w.wait(t, ctx, "saga", order.MilestoneStockReserved)
+	send(t, ctx, cl, e.cfg.OrdersTopic, "saga", order.Paid, paid)
+	send(t, ctx, cl, e.cfg.OrdersTopic, "saga", order.Packed, map[string]string{})
+	send(t, ctx, cl, e.cfg.OrdersTopic, "saga", order.Cancelled, order.CancelledData{Reason: "golden"})
+	w.wait(t, ctx, "saga", order.MilestoneCancelled)
+
+	send(t, ctx, cl, e.cfg.TicketsTopic, "golden", support.Opened, support.OpenedData{Customer: "ada", Message: "please refund order-big"})
+	w.wait(t, ctx, "golden", support.MilestoneEscalated)
+	send(t, ctx, cl, e.cfg.TicketsTopic, "golden", support.Approval, support.ApprovalData{Approved: true, Approver: "lead"})
+	w.wait(t, ctx, "golden", support.MilestoneReplied)
+	send(t, ctx, cl, e.cfg.TicketsTopic, "golden", support.CustomerMessage, support.MessageData{Text: "thank you"})
+	send(t, ctx, cl, e.cfg.TicketsTopic, "golden", support.Closed, map[string]string{})
+	w.wait(t, ctx, "golden", support.MilestoneClosed)
+
+	bin := buildSluice(t, ctx)
+	out, err := exec.CommandContext(ctx, bin, "replay", "--temporal", e.cfg.TemporalAddr, "--support-approval-timeout", "3s",
+		"--query", "WorkflowType = 'order.Order' OR WorkflowType = 'support.Ticket'", "--log-level", "error").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "3 replayed, 0 failed") {
+		t.Fatalf("sluice replay: %v\n%s", err, out)
+	}
+	if *updateGolden {
+		for wid, path := range map[string]string{
+			"order-legacy":  "../../workflows/order/testdata/order-pre-reservation.json",
+			"order-saga":    "../../workflows/order/testdata/order-saga.json",
+			"ticket-golden": "../../workflows/support/testdata/ticket-approval-escalation.json",
+		} {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Printf("wrote %s: %d events\n", path, writeHistory(t, ctx, e, wid, path))
+		}
 	}
 }

@@ -17,7 +17,30 @@ import (
 	"github.com/sluicehq/sluice/workflows"
 )
 
-var updateGolden = flag.Bool("update-golden", false, "rewrite workflows/ledger/testdata/account-history.json from a live run")
+var updateGolden = flag.Bool("update-golden", false, "rewrite the golden histories in workflows/*/testdata from live runs")
+
+// writeHistory saves the first run's history of a workflow as the JSON
+// `temporal workflow show --output json` writes, and returns its length.
+func writeHistory(t *testing.T, ctx context.Context, e *env, wid, path string) int {
+	t.Helper()
+	it := e.tc.GetWorkflowHistory(ctx, wid, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return len(h.Events)
+}
 
 // TestReplayLive: histories produced on the real server replay cleanly
 // under this build through `sluice replay --query`, the operator's gate.
@@ -49,23 +72,8 @@ func TestReplayLive(t *testing.T) {
 		if err := query(ctx, e.tc, e.cfg.WorkflowIDPrefix+key, workflows.QueryStatus, &s); err != nil || s.Signals < 2 {
 			t.Fatalf("golden source has %d signals (%v); want several", s.Signals, err)
 		}
-		it := e.tc.GetWorkflowHistory(ctx, e.cfg.WorkflowIDPrefix+key, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		h := &historypb.History{}
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
-			h.Events = append(h.Events, ev)
-		}
-		b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile("../../workflows/ledger/testdata/account-history.json", b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fmt.Printf("wrote golden history: %d events, %d signals\n", len(h.Events), s.Signals)
+		n := writeHistory(t, ctx, e, e.cfg.WorkflowIDPrefix+key, "../../workflows/ledger/testdata/account-history.json")
+		fmt.Printf("wrote golden history: %d events, %d signals\n", n, s.Signals)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/segmentio/encoding/json"
@@ -334,9 +335,10 @@ func applyStockReserved(o *Order, ev workflows.Event) ([]workflows.Emit, error) 
 	o.Done = append(o.Done, StepReserveStock)
 	em := []workflows.Emit{{Name: MilestoneStockReserved}}
 	if o.Status == StatusCancelling {
-		// Cancelled while the reservation ran: undo it too (it is the newest
-		// step, so it goes first).
-		o.Compensate = slices.Insert(o.Compensate, 0, StepReserveStock)
+		// Cancelled while the reservation ran: undo it too. It is the newest
+		// step, so it goes first, except that a compensation already
+		// running (always the first) finishes before it.
+		o.Compensate = slices.Insert(o.Compensate, min(1, len(o.Compensate)), StepReserveStock)
 	}
 	return append(em, o.finishSaga()...), nil
 }
@@ -355,9 +357,20 @@ func applyStockReserveFailed(o *Order, ev workflows.Event) ([]workflows.Emit, er
 	return append(em, o.startSaga("stock unavailable")...), nil
 }
 
+// finishCompensation removes the step a call key names from the steps
+// still to compensate.
+func (o *Order) finishCompensation(callKey string) string {
+	step := strings.TrimPrefix(callKey, compensateKeyPrefix)
+	if i := slices.Index(o.Compensate, step); i >= 0 {
+		o.Compensate = slices.Delete(o.Compensate, i, i+1)
+	}
+	return step
+}
+
+const compensateKeyPrefix = "compensate-"
+
 func applyCompensationDone(o *Order, ev workflows.Event) ([]workflows.Emit, error) {
-	step := o.Compensate[0]
-	o.Compensate = o.Compensate[1:]
+	step := o.finishCompensation(strings.TrimPrefix(ev.ID, workflows.CallEventID("")))
 	o.Compensated = append(o.Compensated, step)
 	em := []workflows.Emit{{Name: MilestoneCompensated, Data: map[string]any{"step": step, "result": ev.Data}}}
 	return append(em, o.finishSaga()...), nil
@@ -370,8 +383,7 @@ func applyCompensationFailed(o *Order, ev workflows.Event) ([]workflows.Emit, er
 	}
 	// A compensation that gives up is not retried forever by the workflow:
 	// it is flagged for a human, and the saga goes on with the rest.
-	step := o.Compensate[0]
-	o.Compensate = o.Compensate[1:]
+	step := o.finishCompensation(f.Key)
 	o.Failed = append(o.Failed, step)
 	em := []workflows.Emit{{Name: MilestoneCompensationFailed, Data: map[string]string{"step": step, "error": f.Error}}}
 	return append(em, o.finishSaga()...), nil
@@ -412,7 +424,7 @@ func calls(o *Order) []workflows.Call {
 		// before the stock goes back on sale.
 		step := o.Compensate[0]
 		c := workflows.Call{
-			Key: "compensate-" + step, Done: compensationDone, Failed: compensationGaveUp, Timeout: 30 * time.Second,
+			Key: compensateKeyPrefix + step, Done: compensationDone, Failed: compensationGaveUp, Timeout: 30 * time.Second,
 			Retry: &temporal.RetryPolicy{
 				InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 				MaximumAttempts: maxCompensationTries,
