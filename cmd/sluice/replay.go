@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	tlog "go.temporal.io/sdk/log"
 
@@ -21,7 +22,8 @@ func runReplay(ctx context.Context, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage:
   sluice replay --files 'testdata/*.json'
-  sluice replay --temporal 127.0.0.1:7233 --query "WorkflowType = 'ledger.Account'" --limit 500
+  sluice replay --temporal 127.0.0.1:7233 --workflow-type order.Order --limit 500
+  sluice replay --temporal 127.0.0.1:7233 --query "WorkflowType = 'ledger.Account' AND ExecutionStatus = 'Running'"
 
 Replays each history against the workflow code in this binary and reports
 any non-determinism; exits non-zero if one fails. Export a history with
@@ -32,6 +34,7 @@ any non-determinism; exits non-zero if one fails. Export a history with
 	c.register(fs)
 	files := fs.String("files", "", "glob of history JSON files")
 	query := fs.String("query", "", "visibility query selecting workflows to fetch and replay (needs --temporal)")
+	wfType := fs.String("workflow-type", "", "replay workflows of this type (a shorthand for --query \"WorkflowType = '...'\")")
 	limit := fs.Int("limit", 100, "replay at most this many fetched workflows")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -41,6 +44,15 @@ any non-determinism; exits non-zero if one fails. Export a history with
 		return err
 	}
 	log := tlog.NewStructuredLogger(cfg.Logger)
+	if *wfType != "" {
+		if *query != "" {
+			return errors.New("give --workflow-type or --query, not both")
+		}
+		if strings.ContainsAny(*wfType, `'"`) {
+			return fmt.Errorf("--workflow-type %q: quotes are not allowed in a type name", *wfType)
+		}
+		*query = "WorkflowType = '" + *wfType + "'"
+	}
 	var results []app.ReplayResult
 	switch {
 	case *files != "" && *query != "":

@@ -61,7 +61,7 @@ func TestReplayLive(t *testing.T) {
 
 	bin := buildSluice(t, ctx)
 	out, err := exec.CommandContext(ctx, bin, "replay", "--temporal", e.cfg.TemporalAddr,
-		"--query", "WorkflowType = 'ledger.Account'", "--log-level", "error").CombinedOutput()
+		"--workflow-type", "ledger.Account", "--log-level", "error").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "5 replayed, 0 failed") {
 		t.Fatalf("sluice replay: %v\n%s", err, out)
 	}
