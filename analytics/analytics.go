@@ -66,4 +66,18 @@ type EventRow struct {
 	KafkaLastOffset  int64
 	BatchEvents      uint32
 	FirstProducedUs  int64
+
+	// ScheduledEventID links an activity's started and closing events to
+	// its ActivityTaskScheduled event (which carries its own id), and a
+	// timer's fired or canceled event to its TimerStarted.
+	ScheduledEventID int64
+	ActivityID       string // activity or timer id
+	MarkerName       string // MarkerRecorded: LocalActivity, Version, SideEffect...
+	// Actions is this event's share of Temporal Cloud billable actions,
+	// estimated from history (see ActionsFor).
+	Actions uint32
+	// Extracted holds the allowlisted payload fields (see Extractor), as
+	// parallel key and value lists: ClickHouse 18.16 has no Map type.
+	ExtractKeys   []string
+	ExtractValues []string
 }

@@ -139,7 +139,8 @@ func (c *ClickHouse) Migrate(ctx context.Context) (applied []string, err error) 
 const insertEvents = `INSERT INTO %s.history_events (namespace, workflow_id, workflow_type, run_id, event_id,
  event_type, event_time, event_time_us, task_queue, activity_type, attempt, signal_name, payload_bytes,
  payload_hash, failure_class, kafka_topic, kafka_partition, kafka_first_offset, kafka_last_offset,
- batch_events, first_produced_us, mirrored_at)`
+ batch_events, first_produced_us, mirrored_at, scheduled_event_id, activity_id, marker_name, actions,
+ extract_keys, extract_values)`
 
 // InsertEvents implements Store with one native batch insert.
 func (c *ClickHouse) InsertEvents(ctx context.Context, rows []EventRow) error {
@@ -156,7 +157,8 @@ func (c *ClickHouse) InsertEvents(ctx context.Context, rows []EventRow) error {
 		if err := b.Append(r.Namespace, r.WorkflowID, r.WorkflowType, r.RunID, r.EventID,
 			r.EventType, r.EventTime, r.EventTime.UnixMicro(), r.TaskQueue, r.ActivityType, r.Attempt,
 			r.SignalName, r.PayloadBytes, r.PayloadHash, r.FailureClass, r.KafkaTopic, r.KafkaPartition,
-			r.KafkaFirstOffset, r.KafkaLastOffset, r.BatchEvents, r.FirstProducedUs, now); err != nil {
+			r.KafkaFirstOffset, r.KafkaLastOffset, r.BatchEvents, r.FirstProducedUs, now,
+			r.ScheduledEventID, r.ActivityID, r.MarkerName, r.Actions, nonNil(r.ExtractKeys), nonNil(r.ExtractValues)); err != nil {
 			_ = b.Abort()
 			return err
 		}
@@ -181,4 +183,11 @@ func (c *ClickHouse) Cursors(ctx context.Context, namespace string) (map[string]
 		out[run] = id
 	}
 	return out, rows.Err()
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

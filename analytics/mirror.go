@@ -19,7 +19,10 @@ type MirrorConfig struct {
 	Interval time.Duration
 	// BatchRows is the insert batch size, overriding the default 20,000.
 	BatchRows int
-	Logger    *slog.Logger
+	// Extract is the payload allowlist; nil means DefaultExtract. Use an
+	// empty Extract{} to copy nothing at all.
+	Extract *Extract
+	Logger  *slog.Logger
 }
 
 func (c *MirrorConfig) setDefaults() {
@@ -31,6 +34,9 @@ func (c *MirrorConfig) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Extract == nil {
+		c.Extract = &DefaultExtract
 	}
 }
 
@@ -128,11 +134,13 @@ func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
 	for _, run := range todo {
 		from := m.cursors[run.RunID]
 		n := 0
+		b := NewRowBuilder(run, *m.cfg.Extract)
 		err := m.src.History(ctx, run, func(e *historypb.HistoryEvent) error {
 			if e.GetEventId() <= from {
+				b.Observe(e)
 				return nil
 			}
-			buf = append(buf, EventToRow(run, e))
+			buf = append(buf, b.Row(e))
 			n++
 			if len(buf) >= m.cfg.BatchRows {
 				return flush()

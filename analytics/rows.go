@@ -11,10 +11,17 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// EventToRow turns one history event into a row. Payloads contribute only
+// EventToRow turns one history event into a row with no context from the
+// rest of the history: no extracted fields, no action estimate. The mirror
+// uses a [RowBuilder].
+func EventToRow(run RunRef, e *historypb.HistoryEvent) EventRow {
+	return eventToRow(run, e)
+}
+
+// eventToRow fills what one event alone says. Payloads contribute only
 // their size and an FNV-64a hash; a Sluice batch signal also contributes its
 // Kafka lineage (coordinates and counts, no event data).
-func EventToRow(run RunRef, e *historypb.HistoryEvent) EventRow {
+func eventToRow(run RunRef, e *historypb.HistoryEvent) EventRow {
 	r := EventRow{
 		Namespace:    run.Namespace,
 		WorkflowID:   run.WorkflowID,
@@ -54,13 +61,35 @@ func EventToRow(run RunRef, e *historypb.HistoryEvent) EventRow {
 		a := e.GetActivityTaskScheduledEventAttributes()
 		r.ActivityType = a.GetActivityType().GetName()
 		r.TaskQueue = a.GetTaskQueue().GetName()
+		r.ScheduledEventID, r.ActivityID = e.GetEventId(), a.GetActivityId()
 		payloads = a.GetInput()
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-		r.Attempt = uint32(e.GetActivityTaskStartedEventAttributes().GetAttempt())
+		a := e.GetActivityTaskStartedEventAttributes()
+		r.Attempt = uint32(a.GetAttempt())
+		r.ScheduledEventID = a.GetScheduledEventId()
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-		payloads = e.GetActivityTaskCompletedEventAttributes().GetResult()
+		a := e.GetActivityTaskCompletedEventAttributes()
+		r.ScheduledEventID = a.GetScheduledEventId()
+		payloads = a.GetResult()
 	case enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-		r.FailureClass = failureClass(e.GetActivityTaskFailedEventAttributes().GetFailure())
+		a := e.GetActivityTaskFailedEventAttributes()
+		r.ScheduledEventID = a.GetScheduledEventId()
+		r.FailureClass = failureClass(a.GetFailure())
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+		a := e.GetActivityTaskTimedOutEventAttributes()
+		r.ScheduledEventID = a.GetScheduledEventId()
+		r.FailureClass = failureClass(a.GetFailure())
+	case enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+		r.ScheduledEventID = e.GetActivityTaskCanceledEventAttributes().GetScheduledEventId()
+		r.FailureClass = "canceled"
+	case enumspb.EVENT_TYPE_TIMER_STARTED:
+		r.ScheduledEventID, r.ActivityID = e.GetEventId(), e.GetTimerStartedEventAttributes().GetTimerId()
+	case enumspb.EVENT_TYPE_TIMER_FIRED:
+		r.ScheduledEventID = e.GetTimerFiredEventAttributes().GetStartedEventId()
+	case enumspb.EVENT_TYPE_TIMER_CANCELED:
+		r.ScheduledEventID = e.GetTimerCanceledEventAttributes().GetStartedEventId()
+	case enumspb.EVENT_TYPE_MARKER_RECORDED:
+		r.MarkerName = e.GetMarkerRecordedEventAttributes().GetMarkerName()
 	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
 		r.FailureClass = failureClass(e.GetWorkflowExecutionFailedEventAttributes().GetFailure())
 	case enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED:
