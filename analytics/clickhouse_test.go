@@ -56,3 +56,69 @@ func TestClickHouseMigrateInsertCursors(t *testing.T) {
 		t.Fatalf("count %d batched %d us %d (want 4, 10, %d)", n, batched, us, now.UnixMicro())
 	}
 }
+
+// The derived views compute, on the real ClickHouse, what the golden
+// histories say: activity executions with their latencies, LLM calls with
+// tokens, lineage of every batch signal with its applied time, and runs
+// with their hand-counted actions; mirroring the rows twice changes nothing.
+func TestDerivedViewsOnGoldenHistories(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	addr := chtest.Start(t, ctx)
+	ch, err := OpenClickHouse(ctx, ClickHouseConfig{Addr: addr, Database: "sluice_views"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	if _, err := ch.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]string{"ledger": goldenLedger, "saga": goldenSaga, "ticket": goldenSupport}
+	for i := 0; i < 2; i++ {
+		for id, path := range runs {
+			b := NewRowBuilder(RunRef{Namespace: "default", WorkflowID: id, RunID: id + "-run", WorkflowType: id}, DefaultExtract)
+			var rows []EventRow
+			for _, e := range loadHistory(t, path).Events {
+				rows = append(rows, b.Row(e))
+			}
+			if err := ch.InsertEvents(ctx, rows); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	q := func(sql string, dest ...any) {
+		t.Helper()
+		if err := ch.Conn().QueryRow(ctx, sql).Scan(dest...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	var actions, signals uint64
+	q("SELECT sum(actions), sum(signals) FROM sluice_views.workflow_runs WHERE workflow_id IN ('ledger', 'saga')", &actions, &signals)
+	if actions != 6+14 || signals != 3+3 {
+		t.Fatalf("runs: %d actions, %d signals; want 20 (hand-counted) and 6", actions, signals)
+	}
+	var acts, closed uint64
+	var badLatency uint64
+	q(`SELECT count(), countIf(outcome = 'ActivityTaskCompleted'),
+	          countIf(started_us < scheduled_us OR closed_us < started_us OR start_to_close_us != toUInt64(closed_us - started_us))
+	   FROM sluice_views.activity_executions WHERE workflow_id = 'saga'`, &acts, &closed, &badLatency)
+	if acts != 3 || closed != 3 || badLatency != 0 {
+		t.Fatalf("saga activities %d, completed %d, inconsistent latencies %d; want 3, 3, 0", acts, closed, badLatency)
+	}
+	var calls, in, out uint64
+	var model string
+	q("SELECT count(), sum(input_tokens), sum(output_tokens), any(model) FROM sluice_views.llm_calls", &calls, &in, &out, &model)
+	if calls < 3 || in == 0 || out == 0 || model != "sluice-offline-1" {
+		t.Fatalf("llm calls %d tokens %d/%d model %q", calls, in, out, model)
+	}
+	var batches, events, unapplied uint64
+	q("SELECT count(), sum(batch_events), countIf(applied_us < signal_us OR applied_us = 0) FROM sluice_views.signal_lineage WHERE workflow_id = 'ledger'", &batches, &events, &unapplied)
+	if batches != 3 || events == 0 || unapplied != 0 {
+		t.Fatalf("ledger lineage: %d batches, %d events, %d not applied after their signal", batches, events, unapplied)
+	}
+	var hourly uint64
+	q("SELECT sum(actions) FROM sluice_views.hourly_events WHERE workflow_type IN ('ledger', 'saga')", &hourly)
+	if hourly != actions {
+		t.Fatalf("hourly rollup has %d actions, the runs %d", hourly, actions)
+	}
+}
