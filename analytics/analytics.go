@@ -80,4 +80,5 @@ type EventRow struct {
 	// parallel key and value lists: ClickHouse 18.16 has no Map type.
 	ExtractKeys   []string
 	ExtractValues []string
+	Tenant        string
 }

@@ -35,11 +35,18 @@ type RowBuilder struct {
 	continued    bool  // the run was started by Continue-As-New (or a retry, or cron)
 	lastWFT      int64 // the last WorkflowTaskCompleted event id
 	laCounted    int64 // the WorkflowTaskCompleted whose local activities were counted
+	tenant       string
 }
 
 // NewRowBuilder starts a run.
 func NewRowBuilder(run RunRef, extract Extract) *RowBuilder {
 	return &RowBuilder{run: run, extract: extract, activityType: map[int64]string{}}
+}
+
+// WithTenant sets the tenant every row of the run carries.
+func (b *RowBuilder) WithTenant(tenant string) *RowBuilder {
+	b.tenant = tenant
+	return b
 }
 
 // Row returns the row of the next event.
@@ -69,6 +76,7 @@ func (b *RowBuilder) observe(e *historypb.HistoryEvent, r *EventRow) {
 		r.ActivityType = b.activityType[r.ScheduledEventID]
 	}
 	r.Actions = b.actions(e, r)
+	r.Tenant = b.tenant
 	if e.GetEventType() == enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED {
 		if paths := b.extract.ActivityResults[r.ActivityType]; len(paths) > 0 {
 			if ps := e.GetActivityTaskCompletedEventAttributes().GetResult().GetPayloads(); len(ps) == 1 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -140,7 +141,7 @@ const insertEvents = `INSERT INTO %s.history_events (namespace, workflow_id, wor
  event_type, event_time, event_time_us, task_queue, activity_type, attempt, signal_name, payload_bytes,
  payload_hash, failure_class, kafka_topic, kafka_partition, kafka_first_offset, kafka_last_offset,
  batch_events, first_produced_us, mirrored_at, scheduled_event_id, activity_id, marker_name, actions,
- extract_keys, extract_values)`
+ extract_keys, extract_values, tenant)`
 
 // InsertEvents implements Store with one native batch insert.
 func (c *ClickHouse) InsertEvents(ctx context.Context, rows []EventRow) error {
@@ -158,7 +159,7 @@ func (c *ClickHouse) InsertEvents(ctx context.Context, rows []EventRow) error {
 			r.EventType, r.EventTime, r.EventTime.UnixMicro(), r.TaskQueue, r.ActivityType, r.Attempt,
 			r.SignalName, r.PayloadBytes, r.PayloadHash, r.FailureClass, r.KafkaTopic, r.KafkaPartition,
 			r.KafkaFirstOffset, r.KafkaLastOffset, r.BatchEvents, r.FirstProducedUs, now,
-			r.ScheduledEventID, r.ActivityID, r.MarkerName, r.Actions, nonNil(r.ExtractKeys), nonNil(r.ExtractValues)); err != nil {
+			r.ScheduledEventID, r.ActivityID, r.MarkerName, r.Actions, nonNil(r.ExtractKeys), nonNil(r.ExtractValues), r.Tenant); err != nil {
 			_ = b.Abort()
 			return err
 		}
@@ -190,4 +191,90 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// DefaultActionPrice is Temporal Cloud's list price per million actions
+// used until `sluice migrate --action-price` sets yours (check your
+// contract: volume tiers and credits lower it).
+const DefaultActionPrice = 50.0
+
+// DefaultLLMPrices are per-million-token list prices seeded for models
+// that have none yet; set current ones with `sluice migrate --llm-price`.
+var DefaultLLMPrices = map[string][2]float64{
+	"sluice-offline-1": {0, 0},
+	"gpt-4o-mini":      {0.15, 0.60},
+	"gpt-4o":           {2.50, 10.00},
+	"gpt-4.1-mini":     {0.40, 1.60},
+}
+
+// SetActionPrice records the price of a million actions for a namespace
+// ("" for the default).
+func (c *ClickHouse) SetActionPrice(ctx context.Context, namespace string, usdPerMillion float64) error {
+	now := time.Now().UTC()
+	return c.insertOne(ctx, "action_prices (namespace, usd_per_million, updated_at, version_us)", namespace, usdPerMillion, now, uint64(now.UnixMicro()))
+}
+
+// SetLLMPrice records a model's prices per million input and output tokens.
+func (c *ClickHouse) SetLLMPrice(ctx context.Context, model string, input, output float64) error {
+	now := time.Now().UTC()
+	return c.insertOne(ctx, "llm_prices (model, input_usd_per_million, output_usd_per_million, updated_at, version_us)", model, input, output, now, uint64(now.UnixMicro()))
+}
+
+// SeedPrices sets the defaults where no price is recorded yet.
+func (c *ClickHouse) SeedPrices(ctx context.Context) error {
+	var n uint64
+	if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+c.db+".action_prices WHERE namespace = ''").Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if err := c.SetActionPrice(ctx, "", DefaultActionPrice); err != nil {
+			return err
+		}
+	}
+	known := map[string]bool{}
+	rows, err := c.conn.Query(ctx, "SELECT DISTINCT model FROM "+c.db+".llm_prices")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var m string
+		if err := rows.Scan(&m); err != nil {
+			rows.Close()
+			return err
+		}
+		known[m] = true
+	}
+	rows.Close()
+	for _, m := range sortedModels() {
+		if !known[m] {
+			p := DefaultLLMPrices[m]
+			if err := c.SetLLMPrice(ctx, m, p[0], p[1]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sortedModels() []string {
+	out := make([]string, 0, len(DefaultLLMPrices))
+	for m := range DefaultLLMPrices {
+		out = append(out, m)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// insertOne inserts one row through a batch (an INSERT ... VALUES through
+// Exec hangs on 18.16).
+func (c *ClickHouse) insertOne(ctx context.Context, into string, values ...any) error {
+	b, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.db+"."+into)
+	if err != nil {
+		return err
+	}
+	if err := b.Append(values...); err != nil {
+		_ = b.Abort()
+		return err
+	}
+	return b.Send()
 }

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -120,5 +121,35 @@ func TestDerivedViewsOnGoldenHistories(t *testing.T) {
 	q("SELECT sum(actions) FROM sluice_views.hourly_events WHERE workflow_type IN ('ledger', 'saga')", &hourly)
 	if hourly != actions {
 		t.Fatalf("hourly rollup has %d actions, the runs %d", hourly, actions)
+	}
+
+	// Cost: 14 hand-counted actions at $40 per million; a namespace price
+	// overrides the default. LLM tokens at the model's price.
+	if err := ch.SeedPrices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.SetActionPrice(ctx, "", 40); err != nil { // the newest default wins
+		t.Fatal(err)
+	}
+	var sagaUSD float64
+	var sagaActions uint64
+	q("SELECT sum(actions), sum(usd) FROM sluice_views.action_cost_hourly WHERE workflow_id = 'saga'", &sagaActions, &sagaUSD)
+	if sagaActions != 14 || math.Abs(sagaUSD-14*40.0/1e6) > 1e-12 {
+		t.Fatalf("saga: %d actions, $%g; want 14 and $%g", sagaActions, sagaUSD, 14*40.0/1e6)
+	}
+	if err := ch.SetActionPrice(ctx, "default", 25); err != nil {
+		t.Fatal(err)
+	}
+	q("SELECT sum(usd) FROM sluice_views.action_cost_hourly WHERE workflow_id = 'saga'", &sagaUSD)
+	if math.Abs(sagaUSD-14*25.0/1e6) > 1e-12 {
+		t.Fatalf("with a namespace price: $%g, want $%g", sagaUSD, 14*25.0/1e6)
+	}
+	if err := ch.SetLLMPrice(ctx, "sluice-offline-1", 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	var llmUSD float64
+	q("SELECT sum(usd) FROM sluice_views.llm_cost", &llmUSD)
+	if want := float64(in)*1/1e6 + float64(out)*2/1e6; math.Abs(llmUSD-want) > 1e-12 {
+		t.Fatalf("LLM spend $%g, want $%g for %d+%d tokens", llmUSD, want, in, out)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"regexp"
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
@@ -22,7 +23,10 @@ type MirrorConfig struct {
 	// Extract is the payload allowlist; nil means DefaultExtract. Use an
 	// empty Extract{} to copy nothing at all.
 	Extract *Extract
-	Logger  *slog.Logger
+	// TenantPattern's first capture group, applied to the workflow id,
+	// names the tenant of each row; nil leaves it empty.
+	TenantPattern *regexp.Regexp
+	Logger        *slog.Logger
 }
 
 func (c *MirrorConfig) setDefaults() {
@@ -134,7 +138,7 @@ func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
 	for _, run := range todo {
 		from := m.cursors[run.RunID]
 		n := 0
-		b := NewRowBuilder(run, *m.cfg.Extract)
+		b := NewRowBuilder(run, *m.cfg.Extract).WithTenant(m.tenant(run.WorkflowID))
 		err := m.src.History(ctx, run, func(e *historypb.HistoryEvent) error {
 			if e.GetEventId() <= from {
 				b.Observe(e)
@@ -155,4 +159,14 @@ func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
 		}
 	}
 	return st, flush()
+}
+
+func (m *Mirror) tenant(workflowID string) string {
+	if m.cfg.TenantPattern == nil {
+		return ""
+	}
+	if sm := m.cfg.TenantPattern.FindStringSubmatch(workflowID); len(sm) > 1 {
+		return sm[1]
+	}
+	return ""
 }
