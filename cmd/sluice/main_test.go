@@ -86,6 +86,11 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--routes", "/nonexistent.yaml"}, "routes"},
 		{"produce", []string{"--brokers", "x:1", "--generate", "5", "--mode", "json"}, "--mode"},
 		{"dlq", []string{"purge", "--brokers", "x:1"}, "unknown dlq command"},
+		{"migrate", []string{"--clickhouse", "x:1", "--llm-price", "gpt-4o=2.5"}, "want model=input:output"},
+		{"migrate", []string{"--clickhouse", "x:1", "--action-price", "cheap"}, "not a non-negative price"},
+		{"worker", []string{"--brokers", "x:1", "--temporal", "x:2", "--llm-url", "ftp://x"}, "--llm-url"},
+		{"worker", []string{"--brokers", "x:1", "--temporal", "x:2", "--llm-url", "https://api.example.com/v1"}, "--llm-model"},
+		{"worker", []string{"--support-approval-timeout", "-1s"}, "must be positive"},
 	}
 	for _, c := range cases {
 		err := commands[c.cmd].run(ctx, c.args)

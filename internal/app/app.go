@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -256,12 +258,41 @@ func EnsureTopics(ctx context.Context, c *Config) error {
 
 // Migrate applies the ClickHouse migrations.
 func Migrate(ctx context.Context, c *Config) ([]string, error) {
+	return MigrateWithPrices(ctx, c, Prices{})
+}
+
+// Prices are what `sluice migrate` records for the cost views.
+type Prices struct {
+	Action map[string]float64    // namespace ("" = default) → USD per million actions
+	LLM    map[string][2]float64 // model → USD per million input, output tokens
+}
+
+// MigrateWithPrices applies the migrations, seeds default prices where
+// none are recorded, then records the given ones.
+func MigrateWithPrices(ctx context.Context, c *Config, p Prices) ([]string, error) {
 	ch, err := analytics.OpenClickHouse(ctx, c.ClickHouse)
 	if err != nil {
 		return nil, err
 	}
 	defer ch.Close()
-	return ch.Migrate(ctx)
+	applied, err := ch.Migrate(ctx)
+	if err != nil {
+		return applied, err
+	}
+	if err := ch.SeedPrices(ctx); err != nil {
+		return applied, fmt.Errorf("seed prices: %w", err)
+	}
+	for _, ns := range slices.Sorted(maps.Keys(p.Action)) {
+		if err := ch.SetActionPrice(ctx, ns, p.Action[ns]); err != nil {
+			return applied, err
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(p.LLM)) {
+		if err := ch.SetLLMPrice(ctx, m, p.LLM[m][0], p.LLM[m][1]); err != nil {
+			return applied, err
+		}
+	}
+	return applied, nil
 }
 
 // Bridge is a running bridge: consumer group feeding the dispatcher.
