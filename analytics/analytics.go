@@ -33,6 +33,8 @@ type HistorySource interface {
 	ListRuns(ctx context.Context, query string, fn func(RunRef) error) error
 	// History visits the run's events in order.
 	History(ctx context.Context, run RunRef, fn func(*historypb.HistoryEvent) error) error
+	// Describe returns the latest run of a workflow.
+	Describe(ctx context.Context, workflowID string) (RunRef, error)
 }
 
 // Store is where rows go (ClickHouse).

@@ -278,3 +278,26 @@ func (c *ClickHouse) insertOne(ctx context.Context, into string, values ...any) 
 	}
 	return b.Send()
 }
+
+// InsertMilestones implements MilestoneStore.
+func (c *ClickHouse) InsertMilestones(ctx context.Context, rows []MilestoneRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	b, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.db+`.milestones (id, entity_id, workflow_id, workflow_type, name, seq,
+ applied_at, applied_us, published_us, kafka_partition, kafka_offset, cause_event_id, cause_topic, cause_partition,
+ cause_offset, cause_produced_us, data_bytes)`)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		r := &rows[i]
+		if err := b.Append(r.ID, r.EntityID, r.WorkflowID, r.WorkflowType, r.Name, r.Seq, r.AppliedAt.UTC(), r.AppliedAt.UnixMicro(),
+			r.PublishedUs, r.KafkaPartition, r.KafkaOffset, r.CauseEventID, r.CauseTopic, r.CausePartition, r.CauseOffset,
+			r.CauseProducedUs, r.DataBytes); err != nil {
+			_ = b.Abort()
+			return err
+		}
+	}
+	return b.Send()
+}

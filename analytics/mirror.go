@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"sync"
 	"regexp"
 	"time"
 
@@ -18,6 +20,9 @@ type MirrorConfig struct {
 	Query string
 	// Interval between sweeps, overriding the default 5s.
 	Interval time.Duration
+	// HintDelay gathers hints before mirroring them, overriding the
+	// default 200ms.
+	HintDelay time.Duration
 	// BatchRows is the insert batch size, overriding the default 20,000.
 	BatchRows int
 	// Extract is the payload allowlist; nil means DefaultExtract. Use an
@@ -32,6 +37,9 @@ type MirrorConfig struct {
 func (c *MirrorConfig) setDefaults() {
 	if c.Interval <= 0 {
 		c.Interval = 5 * time.Second
+	}
+	if c.HintDelay <= 0 {
+		c.HintDelay = 200 * time.Millisecond
 	}
 	if c.BatchRows <= 0 {
 		c.BatchRows = 20000
@@ -58,6 +66,59 @@ type Mirror struct {
 	src     HistorySource
 	store   Store
 	cursors map[string]int64 // run id -> highest stored event id; nil until loaded
+
+	hintMu sync.Mutex
+	hinted map[string]bool
+	hintC  chan struct{}
+}
+
+// Hint asks the mirror to mirror these workflows soon, ahead of the next
+// sweep: the bridge and worker know which workflows just changed (every
+// milestone is such a hint), so their history reaches ClickHouse within
+// moments instead of a sweep interval. Never blocks.
+func (m *Mirror) Hint(workflowIDs ...string) {
+	m.hintMu.Lock()
+	for _, id := range workflowIDs {
+		m.hinted[id] = true
+	}
+	m.hintMu.Unlock()
+	select {
+	case m.hintC <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Mirror) takeHints() []string {
+	m.hintMu.Lock()
+	defer m.hintMu.Unlock()
+	ids := make([]string, 0, len(m.hinted))
+	for id := range m.hinted {
+		ids = append(ids, id)
+	}
+	clear(m.hinted)
+	slices.Sort(ids)
+	return ids
+}
+
+// MirrorWorkflows mirrors the latest run of each workflow now.
+func (m *Mirror) MirrorWorkflows(ctx context.Context, ids []string) (SweepStats, error) {
+	var st SweepStats
+	if err := m.loadCursors(ctx); err != nil {
+		return st, err
+	}
+	var todo []RunRef
+	for _, id := range ids {
+		r, err := m.src.Describe(ctx, id)
+		if err != nil {
+			m.cfg.Logger.Debug("mirror hint: describe failed; the sweep will catch it", "workflow_id", id, "err", err)
+			continue
+		}
+		st.Runs++
+		if r.HistoryLength > m.cursors[r.RunID] {
+			todo = append(todo, r)
+		}
+	}
+	return st, m.mirrorRuns(ctx, todo, &st)
 }
 
 // SweepStats says what one sweep did.
@@ -73,7 +134,7 @@ func NewMirror(cfg MirrorConfig, src HistorySource, store Store) (*Mirror, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Mirror{cfg: cfg, src: src, store: store}, nil
+	return &Mirror{cfg: cfg, src: src, store: store, hinted: map[string]bool{}, hintC: make(chan struct{}, 1)}, nil
 }
 
 // Run sweeps every Interval until ctx ends. A failed sweep (Temporal or
@@ -91,10 +152,24 @@ func (m *Mirror) Run(ctx context.Context) error {
 		} else if st.Rows > 0 {
 			m.cfg.Logger.Debug("mirror sweep", "runs", st.Runs, "mirrored", st.Mirrored, "rows", st.Rows)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			case <-m.hintC:
+				// Let hints gather for a moment: one pass for a burst.
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(m.cfg.HintDelay):
+				}
+				if _, err := m.MirrorWorkflows(ctx, m.takeHints()); err != nil && ctx.Err() == nil {
+					m.cfg.Logger.Warn("mirroring hinted workflows failed; the sweep will catch them", "err", err)
+				}
+				continue
+			}
+			break
 		}
 	}
 }
@@ -102,12 +177,8 @@ func (m *Mirror) Run(ctx context.Context) error {
 // Sweep mirrors every new event of every listed run once.
 func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
 	var st SweepStats
-	if m.cursors == nil {
-		c, err := m.store.Cursors(ctx, m.cfg.Namespace)
-		if err != nil {
-			return st, err
-		}
-		m.cursors = c
+	if err := m.loadCursors(ctx); err != nil {
+		return st, err
 	}
 	var todo []RunRef
 	err := m.src.ListRuns(ctx, m.cfg.Query, func(r RunRef) error {
@@ -120,6 +191,23 @@ func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
 	if err != nil {
 		return st, err
 	}
+	return st, m.mirrorRuns(ctx, todo, &st)
+}
+
+func (m *Mirror) loadCursors(ctx context.Context) error {
+	if m.cursors != nil {
+		return nil
+	}
+	c, err := m.store.Cursors(ctx, m.cfg.Namespace)
+	if err != nil {
+		return err
+	}
+	m.cursors = c
+	return nil
+}
+
+// mirrorRuns mirrors the new events of the given runs.
+func (m *Mirror) mirrorRuns(ctx context.Context, todo []RunRef, st *SweepStats) error {
 	var buf []EventRow
 	flush := func() error {
 		if len(buf) == 0 {
@@ -152,13 +240,13 @@ func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
 			return nil
 		})
 		if err != nil {
-			return st, err
+			return err
 		}
 		if n > 0 {
 			st.Mirrored++
 		}
 	}
-	return st, flush()
+	return flush()
 }
 
 func (m *Mirror) tenant(workflowID string) string {

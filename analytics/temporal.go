@@ -67,3 +67,17 @@ func (s TemporalSource) History(ctx context.Context, run RunRef, fn func(*histor
 	}
 	return nil
 }
+
+// Describe implements HistorySource.
+func (s TemporalSource) Describe(ctx context.Context, workflowID string) (RunRef, error) {
+	d, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		return RunRef{}, err
+	}
+	i := d.GetWorkflowExecutionInfo()
+	return RunRef{
+		Namespace: s.Namespace, WorkflowID: workflowID, RunID: i.GetExecution().GetRunId(),
+		WorkflowType: i.GetType().GetName(), HistoryLength: i.GetHistoryLength(),
+		Open: i.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
+	}, nil
+}

@@ -32,6 +32,9 @@ type Cause struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Offset    int64  `json:"offset"`
+	// ProducedAtUs is the causing record's Kafka timestamp (Unix
+	// microseconds): the start of the event's end-to-end latency.
+	ProducedAtUs int64 `json:"produced_at_us,omitempty"`
 }
 
 // MilestoneID is the stable id of the seq-th milestone of a workflow.

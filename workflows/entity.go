@@ -781,7 +781,7 @@ func (e *entity[S]) applyBatch(ctx workflow.Context, b *schemas.SignalBatch) {
 			Topic:      b.Topic, Partition: b.Partition, Offset: be.Offset,
 			TraceParent: be.TraceParent,
 		}
-		e.applyOne(ctx, ev, &schemas.Cause{EventID: be.ID, Topic: b.Topic, Partition: b.Partition, Offset: be.Offset})
+		e.applyOne(ctx, ev, &schemas.Cause{EventID: be.ID, Topic: b.Topic, Partition: b.Partition, Offset: be.Offset, ProducedAtUs: be.ProducedAtUs})
 		mark, seen = be.Offset, true
 		e.status.Marks[key] = mark
 		if be.Redriven {

@@ -91,6 +91,7 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"worker", []string{"--brokers", "x:1", "--temporal", "x:2", "--llm-url", "ftp://x"}, "--llm-url"},
 		{"worker", []string{"--brokers", "x:1", "--temporal", "x:2", "--llm-url", "https://api.example.com/v1"}, "--llm-model"},
 		{"worker", []string{"--support-approval-timeout", "-1s"}, "must be positive"},
+		{"mirror", []string{"--temporal", "x:1", "--clickhouse", "x:2", "--tenant-pattern", "^acme"}, "capture group"},
 	}
 	for _, c := range cases {
 		err := commands[c.cmd].run(ctx, c.args)

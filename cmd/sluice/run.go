@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
@@ -34,6 +36,10 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 	if name == "bridge" {
 		tune.register(fs)
 	}
+	var tenant string
+	if name == "mirror" {
+		fs.StringVar(&tenant, "tenant-pattern", env("SLUICE_TENANT_PATTERN", ""), "regexp whose first capture group, applied to the workflow id, names the tenant in the cost views, e.g. '^[a-z]+-([^:]+):' ($SLUICE_TENANT_PATTERN)")
+	}
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +49,13 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 	}
 	tune.apply(cfg)
 	var errs []error
+	if tenant != "" {
+		re, err := regexp.Compile(tenant)
+		if err != nil || re.NumSubexp() < 1 {
+			errs = append(errs, fmt.Errorf("--tenant-pattern %q: want a regexp with a capture group, like '^[a-z]+-([^:]+):'", tenant))
+		}
+		cfg.TenantPattern = re
+	}
 	if needKafka {
 		errs = append(errs, cfg.Validate())
 	} else if cfg.TemporalAddr == "" {

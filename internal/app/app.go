@@ -15,6 +15,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -72,6 +73,9 @@ type Config struct {
 	MaxSignalsPerRun int
 	// MirrorInterval between mirror sweeps, overriding the default 5s.
 	MirrorInterval time.Duration
+	// TenantPattern names each workflow's tenant by its first capture
+	// group (e.g. `^[a-z]+-([^:]+):`); nil leaves tenants empty.
+	TenantPattern *regexp.Regexp
 
 	// LLM is the support agent's model; an empty URL means the offline
 	// deterministic provider.
@@ -393,7 +397,9 @@ func RunWorker(ctx context.Context, c *Config) error {
 	return nil
 }
 
-// RunMirror mirrors the namespace's history into ClickHouse until ctx ends.
+// RunMirror mirrors the namespace's history into ClickHouse until ctx ends,
+// and copies the milestone topic into the milestones table, each milestone
+// also hinting the mirror that its workflow just changed.
 func RunMirror(ctx context.Context, c *Config) error {
 	tc, err := DialTemporal(ctx, c)
 	if err != nil {
@@ -406,14 +412,59 @@ func RunMirror(ctx context.Context, c *Config) error {
 	}
 	defer ch.Close()
 	m, err := analytics.NewMirror(analytics.MirrorConfig{
-		Namespace: c.Namespace, Interval: c.MirrorInterval,
+		Namespace: c.Namespace, Interval: c.MirrorInterval, TenantPattern: c.TenantPattern,
 		Logger: c.Logger.With("component", "mirror"),
 	}, analytics.TemporalSource{Client: tc, Namespace: c.Namespace}, ch)
 	if err != nil {
 		return err
 	}
-	return m.Run(ctx)
+	if len(c.Brokers) == 0 {
+		return m.Run(ctx)
+	}
+	r, err := consumers.NewMilestoneReader(c.Brokers, c.MilestoneTopic, c.Group+"-mirror")
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	mm := &analytics.MilestoneMirror{Source: milestoneSource{r, c.Logger}, Store: ch, Hint: m.Hint,
+		Logger: c.Logger.With("component", "milestone-mirror")}
+	errc := make(chan error, 1)
+	go func() { errc <- mm.Run(ctx) }()
+	err = m.Run(ctx)
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
 }
+
+// milestoneSource adapts the Kafka reader to the analytics package.
+type milestoneSource struct {
+	r   *consumers.MilestoneReader
+	log *slog.Logger
+}
+
+func (s milestoneSource) Next(ctx context.Context) ([]analytics.MilestoneRow, error) {
+	recs, bad, err := s.r.Poll(ctx)
+	if bad > 0 {
+		s.log.Warn("records on the milestone topic that are not milestones were skipped", "count", bad)
+	}
+	out := make([]analytics.MilestoneRow, 0, len(recs))
+	for _, m := range recs {
+		row := analytics.MilestoneRow{
+			ID: m.ID, EntityID: m.EntityID, WorkflowID: m.WorkflowID, WorkflowType: m.Workflow, Name: m.Name,
+			Seq: m.Seq, AppliedAt: m.Time, PublishedUs: m.Timestamp.UnixMicro(),
+			KafkaPartition: m.Partition, KafkaOffset: m.Offset, DataBytes: uint64(m.Bytes),
+		}
+		if c := m.Cause; c != nil {
+			row.CauseEventID, row.CauseTopic, row.CausePartition, row.CauseOffset, row.CauseProducedUs =
+				c.EventID, c.Topic, c.Partition, c.Offset, c.ProducedAtUs
+		}
+		out = append(out, row)
+	}
+	return out, err
+}
+
+func (s milestoneSource) Done() { s.r.Done() }
 
 // SplitList splits a comma-separated flag value, dropping blanks.
 func SplitList(s string) []string {

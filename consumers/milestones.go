@@ -1,0 +1,73 @@
+package consumers
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// MilestoneRecord is a milestone as read from the milestone topic, with
+// where and when Kafka stored it.
+type MilestoneRecord struct {
+	schemas.Milestone
+	Partition int32
+	Offset    int64
+	Timestamp time.Time
+	Bytes     int // size of the milestone's data
+}
+
+// MilestoneReader reads the milestone topic in its own consumer group:
+// the history mirror copies milestones into ClickHouse and takes each as a
+// hint that its workflow's history just grew.
+type MilestoneReader struct {
+	cl      *kgo.Client
+	pending []*kgo.Record // polled, not yet marked done
+}
+
+// NewMilestoneReader joins group on topic, from the start of the topic
+// when the group has no committed offsets.
+func NewMilestoneReader(brokers []string, topic, group string) (*MilestoneReader, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitMarks())
+	if err != nil {
+		return nil, err
+	}
+	return &MilestoneReader{cl: cl}, nil
+}
+
+// Poll returns the next milestones and the number of records that were not
+// milestones (skipped: the topic belongs to Sluice, so that is a bug).
+func (r *MilestoneReader) Poll(ctx context.Context) ([]MilestoneRecord, int, error) {
+	f := r.cl.PollFetches(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	var out []MilestoneRecord
+	bad := 0
+	f.EachRecord(func(rec *kgo.Record) {
+		r.pending = append(r.pending, rec)
+		m, err := schemas.DecodeMilestoneEvent(rec.Value)
+		if err != nil {
+			bad++
+			return
+		}
+		out = append(out, MilestoneRecord{Milestone: m, Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp, Bytes: len(m.Data)})
+	})
+	return out, bad, nil
+}
+
+// Done marks everything polled so far as stored; offsets are committed
+// in the background and on Close.
+func (r *MilestoneReader) Done() {
+	r.cl.MarkCommitRecords(r.pending...)
+	r.pending = r.pending[:0]
+}
+
+// Close commits what was marked done and leaves the group.
+func (r *MilestoneReader) Close() {
+	_ = r.cl.CommitMarkedOffsets(context.Background())
+	r.cl.Close()
+}
