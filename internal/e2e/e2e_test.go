@@ -433,3 +433,28 @@ func consumeAll(t *testing.T, ctx context.Context, brokers []string, topic strin
 	}
 	return out
 }
+
+// TestMirrorFollowsHints: with the visibility sweep effectively off (one
+// sweep at start, the next in an hour), history still reaches ClickHouse
+// within moments, because every milestone hints the mirror that its
+// workflow changed.
+func TestMirrorFollowsHints(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx)
+	e.cfg.MirrorInterval = time.Hour
+	e.cfg.MaxSignalsPerRun = 0
+	e.runAll(t, ctx)
+	time.Sleep(2 * time.Second) // past the mirror's first sweep
+	p := newCounted(t, e.cfg.Brokers, 5, "hint")
+	p.produce(t, ctx, e.cfg.InputTopic, 50)
+	p.exact(t, ctx, e, 2*time.Minute)
+	q := fmt.Sprintf(`SELECT sum(batch_events) FROM %s.history_events FINAL WHERE signal_name = '%s'`, e.ch.Database(), schemas.SignalName)
+	waitFor(t, ctx, 30*time.Second, "hinted workflows in ClickHouse", func() (bool, string) {
+		var n uint64
+		if err := e.ch.Conn().QueryRow(ctx, q).Scan(&n); err != nil {
+			return false, err.Error()
+		}
+		return n == 50, fmt.Sprintf("%d/50 events mirrored", n)
+	})
+}
