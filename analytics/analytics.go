@@ -68,6 +68,7 @@ type EventRow struct {
 	KafkaLastOffset  int64
 	BatchEvents      uint32
 	FirstProducedUs  int64
+	KafkaEventTypes  []string // the CloudEvents type of each event in the batch, in order
 
 	// ScheduledEventID links an activity's started and closing events to
 	// its ActivityTaskScheduled event (which carries its own id), and a

@@ -141,7 +141,7 @@ const insertEvents = `INSERT INTO %s.history_events (namespace, workflow_id, wor
  event_type, event_time, event_time_us, task_queue, activity_type, attempt, signal_name, payload_bytes,
  payload_hash, failure_class, kafka_topic, kafka_partition, kafka_first_offset, kafka_last_offset,
  batch_events, first_produced_us, mirrored_at, scheduled_event_id, activity_id, marker_name, actions,
- extract_keys, extract_values, tenant)`
+ extract_keys, extract_values, tenant, kafka_event_types)`
 
 // InsertEvents implements Store with one native batch insert.
 func (c *ClickHouse) InsertEvents(ctx context.Context, rows []EventRow) error {
@@ -159,7 +159,7 @@ func (c *ClickHouse) InsertEvents(ctx context.Context, rows []EventRow) error {
 			r.EventType, r.EventTime, r.EventTime.UnixMicro(), r.TaskQueue, r.ActivityType, r.Attempt,
 			r.SignalName, r.PayloadBytes, r.PayloadHash, r.FailureClass, r.KafkaTopic, r.KafkaPartition,
 			r.KafkaFirstOffset, r.KafkaLastOffset, r.BatchEvents, r.FirstProducedUs, now,
-			r.ScheduledEventID, r.ActivityID, r.MarkerName, r.Actions, nonNil(r.ExtractKeys), nonNil(r.ExtractValues), r.Tenant); err != nil {
+			r.ScheduledEventID, r.ActivityID, r.MarkerName, r.Actions, nonNil(r.ExtractKeys), nonNil(r.ExtractValues), r.Tenant, nonNil(r.KafkaEventTypes)); err != nil {
 			_ = b.Abort()
 			return err
 		}

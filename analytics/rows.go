@@ -54,6 +54,7 @@ func eventToRow(run RunRef, e *historypb.HistoryEvent) EventRow {
 					if i == 0 || ev.ProducedAtUs < r.FirstProducedUs {
 						r.FirstProducedUs = ev.ProducedAtUs
 					}
+					r.KafkaEventTypes = append(r.KafkaEventTypes, ev.Type)
 				}
 			}
 		}

@@ -40,7 +40,8 @@ type BatchLineage struct {
 	FirstOffset int64  `json:"first_offset"`
 	LastOffset  int64  `json:"last_offset"`
 	Events      []struct {
-		ProducedAtUs int64 `json:"produced_at_us"`
+		Type         string `json:"type"`
+		ProducedAtUs int64  `json:"produced_at_us"`
 	} `json:"events"`
 }
 

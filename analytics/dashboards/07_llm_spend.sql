@@ -1,0 +1,16 @@
+-- title: LLM spend per model
+-- chart: bar
+-- description: Calls, tokens, latency and spend per model and purpose,
+-- priced from llm_prices (set with `sluice migrate --llm-price`).
+SELECT
+    model,
+    purpose,
+    count() AS calls,
+    sum(input_tokens) AS input_tokens,
+    sum(output_tokens) AS output_tokens,
+    round(quantileExact(0.5)(latency_us) / 1000, 1) AS latency_p50_ms,
+    round(sum(usd), 6) AS usd
+FROM {{db}}.llm_cost
+WHERE completed_at >= now() - {{hours}} * 3600
+GROUP BY model, purpose
+ORDER BY usd DESC, calls DESC, model, purpose

@@ -1,0 +1,166 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/sluicehq/sluice/internal/chtest"
+)
+
+// fixture loads the three golden histories into a fresh database, each
+// shifted so its last event happened 5 s before the insert, plus five
+// milestones with known latencies.
+func fixture(t *testing.T, ctx context.Context, db string) *ClickHouse {
+	t.Helper()
+	ch, err := OpenClickHouse(ctx, ClickHouseConfig{Addr: chtest.Start(t, ctx), Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ch.Close() })
+	if _, err := ch.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.SeedPrices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for id, path := range map[string]string{"ledger-acct": goldenLedger, "order-saga": goldenSaga, "ticket-golden": goldenSupport} {
+		h := loadHistory(t, path)
+		shift := now.Add(-5 * time.Second).Sub(h.Events[len(h.Events)-1].GetEventTime().AsTime())
+		typ := map[string]string{"ledger-acct": "ledger.Account", "order-saga": "order.Order", "ticket-golden": "support.Ticket"}[id]
+		b := NewRowBuilder(RunRef{Namespace: "default", WorkflowID: id, RunID: id + "-run", WorkflowType: typ}, DefaultExtract).WithTenant("acme")
+		var rows []EventRow
+		for _, e := range h.Events {
+			e.EventTime = timestamppb.New(e.GetEventTime().AsTime().Add(shift))
+			rows = append(rows, b.Row(e))
+		}
+		if err := ch.InsertEvents(ctx, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ms []MilestoneRow
+	for i := int64(1); i <= 5; i++ {
+		produced := now.Add(-time.Minute)
+		ms = append(ms, MilestoneRow{
+			ID: fmt.Sprintf("ledger-a#%d", i), EntityID: "a", WorkflowID: "ledger-a", WorkflowType: "ledger.Account", Name: "ledger.balance_changed",
+			Seq: i, AppliedAt: produced.Add(time.Duration(i*10) * time.Millisecond), PublishedUs: produced.Add(time.Duration(i*10+5) * time.Millisecond).UnixMicro(),
+			CauseEventID: fmt.Sprint(i), CauseTopic: "sluice.events", CauseOffset: i, CauseProducedUs: produced.UnixMicro(),
+		})
+	}
+	for i := 0; i < 2; i++ { // twice: dashboards must not double-count
+		if err := ch.InsertMilestones(ctx, ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ch
+}
+
+func TestDashboardsOnFixtureData(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ch := fixture(t, ctx, "sluice_dash")
+	ds, err := Dashboards("sluice_dash", 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := map[string][]map[string]any{}
+	for _, d := range ds {
+		if d.Description == "" || d.Title == "" {
+			t.Errorf("%s is not documented", d.Name)
+		}
+		tb, err := ch.Query(ctx, d.SQL)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", d.Name, err, d.SQL)
+		}
+		for _, r := range tb.Rows {
+			m := map[string]any{}
+			for i, c := range tb.Columns {
+				m[c] = r[i]
+			}
+			results[d.Name] = append(results[d.Name], m)
+		}
+	}
+	if len(ds) != 10 {
+		t.Fatalf("%d dashboards", len(ds))
+	}
+	num := func(v any) float64 {
+		switch x := v.(type) {
+		case uint64:
+			return float64(x)
+		case int64:
+			return float64(x)
+		case uint32:
+			return float64(x)
+		case float64:
+			return x
+		}
+		t.Fatalf("not a number: %T %v", v, v)
+		return 0
+	}
+	find := func(name, col string, val any) map[string]any {
+		for _, r := range results[name] {
+			if r[col] == val {
+				return r
+			}
+		}
+		t.Fatalf("%s: no row with %s = %v in %v", name, col, val, results[name])
+		return nil
+	}
+
+	// The order saga carried four Kafka events: one of each type.
+	orders := 0.0
+	for _, r := range results["throughput"] {
+		if r["topic"] == "sluice.orders" {
+			orders += num(r["events"])
+		}
+	}
+	if orders != 4 {
+		t.Errorf("throughput: %v order events, want 4 (created, paid, packed, cancelled)", orders)
+	}
+	// Five milestones 10..50 ms after their produce, published 5 ms later.
+	lat := find("e2e_latency", "workflow_type", "ledger.Account")
+	if num(lat["milestones"]) != 5 || num(lat["applied_p50_ms"]) != 30 || num(lat["applied_p99_ms"]) != 50 || num(lat["milestone_p50_ms"]) != 35 {
+		t.Errorf("e2e latency %v", lat)
+	}
+	for _, a := range []string{"order.ReserveStock", "order.Refund", "order.ReleaseStock"} {
+		if r := find("activity_latency", "activity_type", a); num(r["executions"]) != 1 {
+			t.Errorf("activity latency %v", r)
+		}
+		if r := find("retries_failures", "activity_type", a); num(r["retried"]) != 0 || num(r["failed"]) != 0 {
+			t.Errorf("retries %v", r)
+		}
+	}
+	// 14 hand-counted actions at the default $50 per million.
+	saga := find("cost_per_entity", "workflow_id", "order-saga")
+	if num(saga["actions"]) != 14 || math.Abs(num(saga["action_usd"])-14*50/1e6) > 1e-9 {
+		t.Errorf("cost per entity %v", saga)
+	}
+	tenant := find("cost_per_tenant", "tenant", "acme")
+	if num(tenant["actions"]) < 20 {
+		t.Errorf("cost per tenant %v: want every fixture workflow's actions", tenant)
+	}
+	llm := find("llm_spend", "model", "sluice-offline-1")
+	if num(llm["calls"]) < 3 || num(llm["input_tokens"]) == 0 || num(llm["usd"]) != 0 {
+		t.Errorf("llm spend %v (the offline model is free)", llm)
+	}
+	largest := results["largest_histories"]
+	if len(largest) != 3 || largest[0]["workflow_id"] != "ticket-golden" || num(largest[0]["history_events"]) != 68 {
+		t.Errorf("largest histories %v", largest)
+	}
+	for _, r := range results["continue_as_new"] {
+		if num(r["runs"]) != 1 || num(r["continued_as_new"]) != 0 {
+			t.Errorf("continue-as-new %v", r)
+		}
+	}
+	// Shifted to end 5 s before the insert, the ledger history (2 s long)
+	// arrived 5 to 8 s late.
+	lag := find("mirror_lag", "workflow_type", "ledger.Account")
+	if num(lag["lag_p50_s"]) < 4 || num(lag["lag_max_s"]) > 9 {
+		t.Errorf("mirror lag %v", lag)
+	}
+}
