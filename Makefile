@@ -8,14 +8,14 @@ TEMPORAL := $(TOOLS)/temporal
 TEMPORAL_CLI_VERSION := v1.5.1
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: dev test build tools deps vet bench clean
+.PHONY: dev test build tools deps test-deps apt vet bench clean
 
 ## dev: install what is missing, build, start the stack with demo traffic
 dev: deps build
 	./bin/sluice dev
 
 ## test: vet, then every test (unit, integration, end to end)
-test: deps vet
+test: test-deps vet
 	$(GO) test -count=1 -timeout 30m ./...
 
 build:
@@ -33,10 +33,19 @@ $(TEMPORAL):
 
 ## deps: the Temporal CLI and Debian's clickhouse-server, if missing
 deps: tools
-	@command -v clickhouse-server >/dev/null || { \
-	  echo "installing clickhouse-server (Debian package) ..."; \
+	@$(MAKE) --no-print-directory apt PKGS="clickhouse-server"
+
+## test-deps: deps, plus chromium (the dashboards page is tested in it)
+test-deps: tools
+	@$(MAKE) --no-print-directory apt PKGS="clickhouse-server chromium"
+
+# apt installs the Debian packages in PKGS whose command is missing.
+apt:
+	@missing=""; for p in $(PKGS); do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	[ -z "$$missing" ] || { \
+	  echo "installing$$missing (Debian packages) ..."; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y clickhouse-server; }
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y $$missing; }
 
 clean:
 	rm -rf bin .sluice

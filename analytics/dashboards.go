@@ -18,11 +18,11 @@ var dashboardFS embed.FS
 // header comments (-- title:, -- chart:, -- description:) say what it
 // shows; {{db}} and {{hours}} (the look-back window) are filled in.
 type Dashboard struct {
-	Name        string // file name without number and extension, e.g. "throughput"
-	Title       string
-	Chart       string // line, bar or table: how the built-in page draws it
-	Description string
-	SQL         string
+	Name        string `json:"name"` // file name without number and extension, e.g. "throughput"
+	Title       string `json:"title"`
+	Chart       string `json:"chart"` // line, bar or table: how the built-in page draws it
+	Description string `json:"description"`
+	SQL         string `json:"sql"`
 }
 
 // Dashboards returns every dashboard, in file order, for a database and a

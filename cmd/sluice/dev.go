@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ func runDev(ctx context.Context, args []string) error {
 	chPort := fs.Int("clickhouse-port", 19000, "ClickHouse native-protocol port")
 	chHTTPPort := fs.Int("clickhouse-http-port", 18123, "ClickHouse HTTP port")
 	headless := fs.Bool("headless", false, "do not serve the Temporal Web UI")
+	dashAddr := fs.String("dashboards-addr", "127.0.0.1:8090", "where to serve Sluice's dashboards page")
 	temporalBin := fs.String("temporal-bin", env("SLUICE_TEMPORAL_BIN", ""), "temporal CLI binary (default: .tools/bin/temporal, then PATH) ($SLUICE_TEMPORAL_BIN)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
@@ -71,6 +73,11 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 
+	dashLn, err := net.Listen("tcp", *dashAddr)
+	if err != nil {
+		return fmt.Errorf("--dashboards-addr %s: %w", *dashAddr, err)
+	}
+
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -87,6 +94,7 @@ func runDev(ctx context.Context, args []string) error {
 	for name, run := range map[string]func(context.Context, *app.Config) error{"worker": app.RunWorker, "bridge": app.RunBridge, "mirror": app.RunMirror} {
 		goRun(name, func(ctx context.Context) error { return run(ctx, cfg) })
 	}
+	goRun("dashboards", func(ctx context.Context) error { return app.ServeDashboards(ctx, cfg, dashLn) })
 	if *demoOn {
 		goRun("demo producer", func(ctx context.Context) error {
 			cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
@@ -109,7 +117,7 @@ func runDev(ctx context.Context, args []string) error {
 			return s.Run(ctx, cl)
 		})
 	}
-	printBanner(st, cfg, *demoOn)
+	printBanner(st, cfg, *demoOn, "http://"+dashLn.Addr().String()+"/")
 
 	select {
 	case <-ctx.Done():
@@ -122,7 +130,7 @@ func runDev(ctx context.Context, args []string) error {
 	return err
 }
 
-func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool) {
+func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool, dashURL string) {
 	ui := st.Temporal.UIURL
 	if ui == "" {
 		ui = "(headless)"
@@ -131,6 +139,7 @@ func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool) {
 	fmt.Printf(`
 Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
 
+  Sluice dashboards  %s
   Temporal Web UI    %s
   Temporal frontend  %s     temporal workflow list --address %s
   Kafka bootstrap    %s   (kfake: an in-process test broker, not for production)
@@ -142,7 +151,7 @@ Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
 
 Sample query (history mirrored into ClickHouse):
   curl -s '%s/' --data-binary '%s'
-`, st.StateDir, ui, st.Temporal.HostPort, st.Temporal.HostPort, strings.Join(st.Kafka.Brokers, ","),
+`, st.StateDir, dashURL, ui, st.Temporal.HostPort, st.Temporal.HostPort, strings.Join(st.Kafka.Brokers, ","),
 		cfg.InputTopic, cfg.OrdersTopic, cfg.TicketsTopic, cfg.MilestoneTopic, cfg.DLQTopic, llmName(cfg), st.ClickHouse.Addr, st.ClickHouse.HTTPURL, demoOn,
 		st.ClickHouse.HTTPURL, q)
 }

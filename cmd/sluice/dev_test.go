@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -41,7 +42,7 @@ func TestDevCommand(t *testing.T) {
 		"--kafka-ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2]),
 		"--temporal-port", fmt.Sprint(ports[3]), "--ui-port", fmt.Sprint(ports[4]),
 		"--clickhouse-port", fmt.Sprint(ports[5]), "--clickhouse-http-port", fmt.Sprint(ports[6]),
-		"--temporal-bin", temporalBin}
+		"--temporal-bin", temporalBin, "--dashboards-addr", "127.0.0.1:0"}
 
 	banner, stop := startDev(t, ctx, bin, args)
 	temporalAddr := regexp.MustCompile(`temporal workflow list --address (\S+)`).FindStringSubmatch(banner)
@@ -64,6 +65,38 @@ func TestDevCommand(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode == 200 && strings.Contains(string(b), "WorkflowExecutionSignaled")
+	})
+	// The dashboards page the banner points at serves every dashboard, the
+	// throughput one with the demo traffic in it.
+	dash := regexp.MustCompile(`Sluice dashboards  (\S+)`).FindStringSubmatch(banner)
+	if dash == nil {
+		t.Fatalf("banner lacks the dashboards URL:\n%s", banner)
+	}
+	waitUntil(t, ctx, "the dashboards to show throughput", func() bool {
+		resp, err := http.Get(dash[1] + "api/dashboards")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		var ds []struct {
+			Name   string `json:"name"`
+			Error  string `json:"error"`
+			Result struct {
+				Rows [][]any `json:"rows"`
+			} `json:"result"`
+		}
+		if json.NewDecoder(resp.Body).Decode(&ds) != nil || len(ds) < 10 {
+			return false
+		}
+		for _, d := range ds {
+			if d.Error != "" {
+				t.Fatalf("dashboard %s: %s", d.Name, d.Error)
+			}
+			if d.Name == "throughput" && len(d.Result.Rows) > 0 {
+				return true
+			}
+		}
+		return false
 	})
 	pids := stop()
 	if len(pids) < 2 {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -475,4 +476,24 @@ func SplitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// ServeDashboards serves the built-in dashboards page on ln until ctx ends.
+func ServeDashboards(ctx context.Context, c *Config, ln net.Listener) error {
+	ch, err := analytics.OpenClickHouse(ctx, c.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	srv := &http.Server{Handler: &analytics.UI{CH: ch}, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
