@@ -22,7 +22,8 @@ type ClickHouse struct {
 	HTTPURL string
 	LogFile string
 
-	proc *child
+	proc                  *child
+	bin, cfgPath, dataDir string
 }
 
 func startClickHouse(ctx context.Context, o *Options, dir string) (*ClickHouse, error) {
@@ -57,19 +58,28 @@ func startClickHouse(ctx context.Context, o *Options, dir string) (*ClickHouse, 
 	if err := os.WriteFile(usersPath, []byte(clickhouseUsers), 0o644); err != nil {
 		return nil, err
 	}
-	out, err := os.OpenFile(filepath.Join(dataDir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	c.bin, c.cfgPath, c.dataDir = bin, cfgPath, dataDir
+	if err := c.Start(ctx); err != nil {
 		return nil, err
 	}
+	return c, nil
+}
+
+// Start starts the server (again, after Stop) on the same ports and data.
+func (c *ClickHouse) Start(ctx context.Context) error {
+	out, err := os.OpenFile(filepath.Join(c.dataDir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
 	defer out.Close()
-	if c.proc, err = startChild("clickhouse", out, bin, "--config-file="+cfgPath); err != nil {
-		return nil, err
+	if c.proc, err = startChild("clickhouse", out, c.bin, "--config-file="+c.cfgPath); err != nil {
+		return err
 	}
 	if err := c.waitReady(ctx); err != nil {
 		_ = c.proc.stop(5 * time.Second)
-		return nil, fmt.Errorf("clickhouse-server not ready: %w\n%s", err, tailFile(filepath.Join(dataDir, "server.err.log"), 2048))
+		return fmt.Errorf("clickhouse-server not ready: %w\n%s", err, tailFile(filepath.Join(c.dataDir, "server.err.log"), 2048))
 	}
-	return c, nil
+	return nil
 }
 
 func (c *ClickHouse) waitReady(ctx context.Context) error {
