@@ -2,8 +2,12 @@ package analytics
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -162,5 +166,40 @@ func TestDashboardsOnFixtureData(t *testing.T) {
 	lag := find("mirror_lag", "workflow_type", "ledger.Account")
 	if num(lag["lag_p50_s"]) < 4 || num(lag["lag_max_s"]) > 9 {
 		t.Errorf("mirror lag %v", lag)
+	}
+}
+
+var updateGrafana = flag.Bool("update-grafana", false, "rewrite deploy/grafana/sluice.json")
+
+// The Grafana dashboard in deploy/ carries exactly the queries of
+// analytics/dashboards (regenerate with go test ./analytics -run Grafana -update-grafana).
+func TestGrafanaDashboardInSync(t *testing.T) {
+	const path = "../deploy/grafana/sluice.json"
+	b, err := GrafanaDashboard()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *updateGrafana {
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := os.ReadFile(path)
+	if err != nil || string(have) != string(b)+"\n" {
+		t.Fatalf("%s is out of date with analytics/dashboards (%v): run go test ./analytics -run Grafana -update-grafana", path, err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ RawSQL string `json:"rawSql"` }
+		}
+	}
+	if err := json.Unmarshal(b, &d); err != nil || len(d.Panels) != 10 {
+		t.Fatalf("%d panels, %v", len(d.Panels), err)
+	}
+	for _, p := range d.Panels {
+		if sql := p.Targets[0].RawSQL; !strings.Contains(sql, "${database}.") || strings.Contains(sql, "{{") {
+			t.Errorf("%s: %s", p.Title, sql)
+		}
 	}
 }
