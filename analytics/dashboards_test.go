@@ -191,7 +191,9 @@ func TestGrafanaDashboardInSync(t *testing.T) {
 	var d struct {
 		Panels []struct {
 			Title   string
-			Targets []struct{ RawSQL string `json:"rawSql"` }
+			Targets []struct {
+				RawSQL string `json:"rawSql"`
+			}
 		}
 	}
 	if err := json.Unmarshal(b, &d); err != nil || len(d.Panels) != 10 {

@@ -47,4 +47,3 @@ func GrafanaDashboard() ([]byte, error) {
 		"panels": panels,
 	}, "", "  ")
 }
-

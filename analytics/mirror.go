@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"regexp"
 	"slices"
 	"sync"
-	"regexp"
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
@@ -257,4 +257,33 @@ func (m *Mirror) tenant(workflowID string) string {
 		return sm[1]
 	}
 	return ""
+}
+
+// BackfillProgress reports a backfill's progress after every run.
+type BackfillProgress func(done, total, rows int)
+
+// Backfill re-mirrors every run matching a visibility query from its first
+// event, whatever the cursors say: after a schema change, a gap, or to load
+// history from before the mirror ran. Rows collapse on their key, so runs
+// already mirrored are not double-counted.
+func (m *Mirror) Backfill(ctx context.Context, query string, progress BackfillProgress) (SweepStats, error) {
+	var st SweepStats
+	if err := m.loadCursors(ctx); err != nil {
+		return st, err
+	}
+	var runs []RunRef
+	if err := m.src.ListRuns(ctx, query, func(r RunRef) error { runs = append(runs, r); return nil }); err != nil {
+		return st, err
+	}
+	st.Runs = len(runs)
+	for i, r := range runs {
+		delete(m.cursors, r.RunID) // from the first event
+		if err := m.mirrorRuns(ctx, []RunRef{r}, &st); err != nil {
+			return st, err
+		}
+		if progress != nil {
+			progress(i+1, len(runs), st.Rows)
+		}
+	}
+	return st, nil
 }

@@ -92,6 +92,9 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"worker", []string{"--brokers", "x:1", "--temporal", "x:2", "--llm-url", "https://api.example.com/v1"}, "--llm-model"},
 		{"worker", []string{"--support-approval-timeout", "-1s"}, "must be positive"},
 		{"mirror", []string{"--temporal", "x:1", "--clickhouse", "x:2", "--tenant-pattern", "^acme"}, "capture group"},
+		{"mirror", []string{"backfill", "--temporal", "x:1", "--clickhouse", "x:2"}, "say what to backfill"},
+		{"mirror", []string{"backfill", "--since", "yesterday"}, "want RFC 3339"},
+		{"mirror", []string{"backfill", "--since", "2026-11-01"}, "set --temporal"},
 	}
 	for _, c := range cases {
 		err := commands[c.cmd].run(ctx, c.args)

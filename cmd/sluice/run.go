@@ -19,6 +19,9 @@ func init() {
 		return runOne(ctx, "worker", args, app.RunWorker, true, false)
 	})
 	register("mirror", "mirror workflow history into ClickHouse", func(ctx context.Context, args []string) error {
+		if len(args) > 0 && args[0] == "backfill" {
+			return runBackfill(ctx, args[1:])
+		}
 		return runOne(ctx, "mirror", args, app.RunMirror, false, true)
 	})
 }

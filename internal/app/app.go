@@ -497,3 +497,23 @@ func ServeDashboards(ctx context.Context, c *Config, ln net.Listener) error {
 	}
 	return nil
 }
+
+// Backfill re-mirrors the runs matching a visibility query.
+func Backfill(ctx context.Context, c *Config, query string, progress analytics.BackfillProgress) (analytics.SweepStats, error) {
+	tc, err := DialTemporal(ctx, c)
+	if err != nil {
+		return analytics.SweepStats{}, err
+	}
+	defer tc.Close()
+	ch, err := analytics.OpenClickHouse(ctx, c.ClickHouse)
+	if err != nil {
+		return analytics.SweepStats{}, err
+	}
+	defer ch.Close()
+	m, err := analytics.NewMirror(analytics.MirrorConfig{Namespace: c.Namespace, TenantPattern: c.TenantPattern, Logger: c.Logger},
+		analytics.TemporalSource{Client: tc, Namespace: c.Namespace}, ch)
+	if err != nil {
+		return analytics.SweepStats{}, err
+	}
+	return m.Backfill(ctx, query, progress)
+}
