@@ -16,7 +16,7 @@ const (
 	goldenSupport = "../workflows/support/testdata/ticket-approval-escalation.json"
 )
 
-func loadHistory(t *testing.T, path string) *historypb.History {
+func loadHistory(t testing.TB, path string) *historypb.History {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -20,6 +20,9 @@ type MirrorConfig struct {
 	Query string
 	// Interval between sweeps, overriding the default 5s.
 	Interval time.Duration
+	// HintsOnly turns the visibility sweeps off: only hinted workflows are
+	// mirrored (the benchmark measures that path alone).
+	HintsOnly bool
 	// HintDelay gathers hints before mirroring them, overriding the
 	// default 200ms.
 	HintDelay time.Duration
@@ -144,7 +147,9 @@ func (m *Mirror) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.Interval)
 	defer t.Stop()
 	for {
-		if st, err := m.Sweep(ctx); err != nil {
+		if m.cfg.HintsOnly {
+			// no sweep
+		} else if st, err := m.Sweep(ctx); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}

@@ -77,6 +77,8 @@ type Config struct {
 	// TenantPattern names each workflow's tenant by its first capture
 	// group (e.g. `^[a-z]+-([^:]+):`); nil leaves tenants empty.
 	TenantPattern *regexp.Regexp
+	// MirrorHintsOnly turns the mirror's visibility sweeps off (benchmarks).
+	MirrorHintsOnly bool
 
 	// LLM is the support agent's model; an empty URL means the offline
 	// deterministic provider.
@@ -413,7 +415,7 @@ func RunMirror(ctx context.Context, c *Config) error {
 	}
 	defer ch.Close()
 	m, err := analytics.NewMirror(analytics.MirrorConfig{
-		Namespace: c.Namespace, Interval: c.MirrorInterval, TenantPattern: c.TenantPattern,
+		Namespace: c.Namespace, Interval: c.MirrorInterval, TenantPattern: c.TenantPattern, HintsOnly: c.MirrorHintsOnly,
 		Logger: c.Logger.With("component", "mirror"),
 	}, analytics.TemporalSource{Client: tc, Namespace: c.Namespace}, ch)
 	if err != nil {

@@ -8,6 +8,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice/analytics"
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
@@ -87,8 +88,11 @@ type Result struct {
 	ActionsPerEvent float64 // Signal-With-Start calls per applied event
 	P50, P99        time.Duration
 	CPUPer10k       time.Duration // this process (bridge, worker, kfake, harness)
-	TemporalPer10k  time.Duration // the Temporal dev server process
-	PeakRSS         uint64        // this process, bytes
+	// MirrorLagP50/P99: from a history event to its row in ClickHouse,
+	// through milestone hints (half-rate phase only; second resolution).
+	MirrorLagP50, MirrorLagP99 time.Duration
+	TemporalPer10k             time.Duration // the Temporal dev server process
+	PeakRSS                    uint64        // this process, bytes
 }
 
 // Run runs the phases against a running stack: bridge at full speed, bridge
@@ -100,6 +104,9 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	base.InputTopic, base.MilestoneTopic, base.DLQTopic = "bench.bridge", "bench.milestones", "bench.dlq"
 	base.Partitions = 12
 	base.SetDefaults()
+	if _, err := app.Migrate(ctx, &base); err != nil {
+		return nil, fmt.Errorf("bench needs ClickHouse for the mirror phase: %w", err)
+	}
 	for _, t := range []string{"bench.warm", "bench.bridge", "bench.half", "bench.naive"} {
 		c := base
 		c.InputTopic = t
@@ -156,7 +163,20 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	hcfg.Bridge.MaxInFlight = o.Concurrency
 	rate := r.EventsPerSec / 2
 	n := int(rate * o.HalfRateFor.Seconds())
+	// The history mirror runs in this phase only, on milestone hints alone
+	// (no sweeps): its lag under load, without the earlier phases' backlog.
+	mcfg := hcfg
+	mcfg.MirrorHintsOnly, mcfg.Group = true, "bench-mirror"
+	mctx, stopMirror := context.WithCancel(ctx)
+	mdone := make(chan struct{})
+	go func() { defer close(mdone); _ = app.RunMirror(mctx, &mcfg) }()
+	phaseStart := time.Now()
 	r, err = runBridgePhase(ctx, &hcfg, prod, gen, tr, temporalPid, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
+	if err == nil {
+		r.MirrorLagP50, r.MirrorLagP99, err = mirrorLag(ctx, &mcfg, phaseStart)
+	}
+	stopMirror()
+	<-mdone
 	if err != nil {
 		return results, err
 	}
@@ -458,4 +478,28 @@ func percentile(d []time.Duration, p float64) time.Duration {
 	}
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	return d[min(len(d)-1, int(float64(len(d))*p))]
+}
+
+// mirrorLag waits for the mirror to settle (10 s), then reads the lag of
+// every history event since start from ClickHouse.
+func mirrorLag(ctx context.Context, c *app.Config, start time.Time) (p50, p99 time.Duration, err error) {
+	select {
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	case <-time.After(10 * time.Second):
+	}
+	ch, err := analytics.OpenClickHouse(ctx, c.ClickHouse)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer ch.Close()
+	var a, b int64
+	q := fmt.Sprintf(`SELECT quantileExact(0.5)(lag), quantileExact(0.99)(lag) FROM (
+		SELECT toInt64(min(toUInt32(mirrored_at))) - toInt64(any(toUInt32(event_time))) AS lag
+		FROM %s.history_events WHERE event_time >= toDateTime(%d) AND workflow_id LIKE '%s%%'
+		GROUP BY run_id, event_id)`, ch.Database(), start.Unix(), c.WorkflowIDPrefix)
+	if err := ch.Conn().QueryRow(ctx, q).Scan(&a, &b); err != nil {
+		return 0, 0, err
+	}
+	return time.Duration(a) * time.Second, time.Duration(b) * time.Second, nil
 }

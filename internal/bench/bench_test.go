@@ -24,6 +24,7 @@ func TestMiniatureRun(t *testing.T) {
 	}
 	defer st.Close()
 	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
+	base.ClickHouse.Addr = st.ClickHouse.Addr
 	rs, err := Run(ctx, base, st.Temporal.Pid(), Options{
 		Events: 600, NaiveEvents: 100, NaiveBudget: 40 * time.Second, Entities: 40, HalfRateFor: 2 * time.Second, Concurrency: 8,
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -45,5 +46,8 @@ func TestMiniatureRun(t *testing.T) {
 	}
 	if full.P50 <= 0 || full.P99 < full.P50 || full.CPUPer10k <= 0 || full.PeakRSS == 0 {
 		t.Errorf("measurements missing: %+v", full)
+	}
+	if rs[1].MirrorLagP99 < rs[1].MirrorLagP50 || rs[1].MirrorLagP99 > time.Minute {
+		t.Errorf("mirror lag p50 %s p99 %s: the hinted mirror did not keep up", rs[1].MirrorLagP50, rs[1].MirrorLagP99)
 	}
 }
