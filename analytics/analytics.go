@@ -33,6 +33,9 @@ type HistorySource interface {
 	ListRuns(ctx context.Context, query string, fn func(RunRef) error) error
 	// History visits the run's events in order.
 	History(ctx context.Context, run RunRef, fn func(*historypb.HistoryEvent) error) error
+	// HistoryAfter visits the run's events after event id `after`, in
+	// order, reading only those (from the end of the history backwards).
+	HistoryAfter(ctx context.Context, run RunRef, after int64, fn func(*historypb.HistoryEvent) error) error
 	// Describe returns the latest run of a workflow.
 	Describe(ctx context.Context, workflowID string) (RunRef, error)
 }

@@ -34,6 +34,15 @@ func (s *memSource) History(_ context.Context, r RunRef, fn func(*historypb.Hist
 	return nil
 }
 
+func (s *memSource) HistoryAfter(ctx context.Context, r RunRef, after int64, fn func(*historypb.HistoryEvent) error) error {
+	return s.History(ctx, r, func(e *historypb.HistoryEvent) error {
+		if e.GetEventId() <= after {
+			return nil
+		}
+		return fn(e)
+	})
+}
+
 func (s *memSource) Describe(context.Context, string) (RunRef, error) { return RunRef{}, nil }
 
 // BenchmarkMirrorVsRawInsert measures the mirror's pipeline (list, read,
@@ -100,4 +109,3 @@ type forgetAll struct{ *ClickHouse }
 func (forgetAll) Cursors(context.Context, string) (map[string]int64, error) {
 	return map[string]int64{}, nil
 }
-

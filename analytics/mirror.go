@@ -24,7 +24,7 @@ type MirrorConfig struct {
 	// mirrored (the benchmark measures that path alone).
 	HintsOnly bool
 	// HintDelay gathers hints before mirroring them, overriding the
-	// default 200ms.
+	// default 1s: a hot entity is read once per delay, not per milestone.
 	HintDelay time.Duration
 	// BatchRows is the insert batch size, overriding the default 20,000.
 	BatchRows int
@@ -42,7 +42,7 @@ func (c *MirrorConfig) setDefaults() {
 		c.Interval = 5 * time.Second
 	}
 	if c.HintDelay <= 0 {
-		c.HintDelay = 200 * time.Millisecond
+		c.HintDelay = time.Second
 	}
 	if c.BatchRows <= 0 {
 		c.BatchRows = 20000
@@ -69,6 +69,10 @@ type Mirror struct {
 	src     HistorySource
 	store   Store
 	cursors map[string]int64 // run id -> highest stored event id; nil until loaded
+
+	// builders keeps each open run's row builder between passes, so a
+	// hinted workflow is read from its last mirrored event, not from 1.
+	builders map[string]*RowBuilder
 
 	hintMu sync.Mutex
 	hinted map[string]bool
@@ -137,7 +141,7 @@ func NewMirror(cfg MirrorConfig, src HistorySource, store Store) (*Mirror, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Mirror{cfg: cfg, src: src, store: store, hinted: map[string]bool{}, hintC: make(chan struct{}, 1)}, nil
+	return &Mirror{cfg: cfg, src: src, store: store, builders: map[string]*RowBuilder{}, hinted: map[string]bool{}, hintC: make(chan struct{}, 1)}, nil
 }
 
 // Run sweeps every Interval until ctx ends. A failed sweep (Temporal or
@@ -213,6 +217,16 @@ func (m *Mirror) loadCursors(ctx context.Context) error {
 
 // mirrorRuns mirrors the new events of the given runs.
 func (m *Mirror) mirrorRuns(ctx context.Context, todo []RunRef, st *SweepStats) error {
+	err := m.mirrorRunsOnce(ctx, todo, st)
+	if err != nil {
+		// Builders may have seen rows that were not stored; start them over
+		// from the first event next time rather than count anything twice.
+		clear(m.builders)
+	}
+	return err
+}
+
+func (m *Mirror) mirrorRunsOnce(ctx context.Context, todo []RunRef, st *SweepStats) error {
 	var buf []EventRow
 	flush := func() error {
 		if len(buf) == 0 {
@@ -231,21 +245,37 @@ func (m *Mirror) mirrorRuns(ctx context.Context, todo []RunRef, st *SweepStats) 
 	for _, run := range todo {
 		from := m.cursors[run.RunID]
 		n := 0
-		b := NewRowBuilder(run, *m.cfg.Extract).WithTenant(m.tenant(run.WorkflowID))
-		err := m.src.History(ctx, run, func(e *historypb.HistoryEvent) error {
-			if e.GetEventId() <= from {
-				b.Observe(e)
+		row := func(b *RowBuilder) func(e *historypb.HistoryEvent) error {
+			return func(e *historypb.HistoryEvent) error {
+				if e.GetEventId() <= from {
+					b.Observe(e)
+					return nil
+				}
+				buf = append(buf, b.Row(e))
+				n++
+				if len(buf) >= m.cfg.BatchRows {
+					return flush()
+				}
 				return nil
 			}
-			buf = append(buf, b.Row(e))
-			n++
-			if len(buf) >= m.cfg.BatchRows {
-				return flush()
-			}
-			return nil
-		})
+		}
+		b, warm := m.builders[run.RunID]
+		var err error
+		if warm && from > 0 {
+			// The builder has seen every event up to the cursor: read only
+			// what is new, from the end of the history backwards.
+			err = m.src.HistoryAfter(ctx, run, from, row(b))
+		} else {
+			b = NewRowBuilder(run, *m.cfg.Extract).WithTenant(m.tenant(run.WorkflowID))
+			err = m.src.History(ctx, run, row(b))
+		}
 		if err != nil {
 			return err
+		}
+		if run.Open {
+			m.builders[run.RunID] = b
+		} else {
+			delete(m.builders, run.RunID)
 		}
 		if n > 0 {
 			st.Mirrored++
