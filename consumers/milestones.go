@@ -27,11 +27,15 @@ type MilestoneReader struct {
 	pending []*kgo.Record // polled, not yet marked done
 }
 
-// NewMilestoneReader joins group on topic, from the start of the topic
-// when the group has no committed offsets.
-func NewMilestoneReader(brokers []string, topic, group string) (*MilestoneReader, error) {
+// NewMilestoneReader joins group on topic; a group with no committed
+// offsets starts at the start of the topic, or at its end when fromEnd.
+func NewMilestoneReader(brokers []string, topic, group string, fromEnd bool) (*MilestoneReader, error) {
+	reset := kgo.NewOffset().AtStart()
+	if fromEnd {
+		reset = kgo.NewOffset().AtEnd()
+	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitMarks())
+		kgo.ConsumeResetOffset(reset), kgo.AutoCommitMarks())
 	if err != nil {
 		return nil, err
 	}

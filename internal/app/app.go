@@ -77,7 +77,9 @@ type Config struct {
 	// TenantPattern names each workflow's tenant by its first capture
 	// group (e.g. `^[a-z]+-([^:]+):`); nil leaves tenants empty.
 	TenantPattern *regexp.Regexp
-	// MirrorHintsOnly turns the mirror's visibility sweeps off (benchmarks).
+	// MirrorHintsOnly turns the mirror's visibility sweeps off and reads
+	// milestones from the end of the topic: only what happens from now on
+	// is mirrored (the benchmark measures that path alone).
 	MirrorHintsOnly bool
 
 	// LLM is the support agent's model; an empty URL means the offline
@@ -424,7 +426,7 @@ func RunMirror(ctx context.Context, c *Config) error {
 	if len(c.Brokers) == 0 {
 		return m.Run(ctx)
 	}
-	r, err := consumers.NewMilestoneReader(c.Brokers, c.MilestoneTopic, c.Group+"-mirror")
+	r, err := consumers.NewMilestoneReader(c.Brokers, c.MilestoneTopic, c.Group+"-mirror", c.MirrorHintsOnly)
 	if err != nil {
 		return err
 	}

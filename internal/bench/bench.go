@@ -91,6 +91,7 @@ type Result struct {
 	// MirrorLagP50/P99: from a history event to its row in ClickHouse,
 	// through milestone hints (half-rate phase only; second resolution).
 	MirrorLagP50, MirrorLagP99 time.Duration
+	MirrorEvents               uint64 // history events the lag covers
 	TemporalPer10k             time.Duration // the Temporal dev server process
 	PeakRSS                    uint64        // this process, bytes
 }
@@ -173,7 +174,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	phaseStart := time.Now()
 	r, err = runBridgePhase(ctx, &hcfg, prod, gen, tr, temporalPid, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
 	if err == nil {
-		r.MirrorLagP50, r.MirrorLagP99, err = mirrorLag(ctx, &mcfg, phaseStart)
+		r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &mcfg, phaseStart)
 	}
 	stopMirror()
 	<-mdone
@@ -482,24 +483,24 @@ func percentile(d []time.Duration, p float64) time.Duration {
 
 // mirrorLag waits for the mirror to settle (10 s), then reads the lag of
 // every history event since start from ClickHouse.
-func mirrorLag(ctx context.Context, c *app.Config, start time.Time) (p50, p99 time.Duration, err error) {
+func mirrorLag(ctx context.Context, c *app.Config, start time.Time) (p50, p99 time.Duration, n uint64, err error) {
 	select {
 	case <-ctx.Done():
-		return 0, 0, ctx.Err()
+		return 0, 0, 0, ctx.Err()
 	case <-time.After(10 * time.Second):
 	}
 	ch, err := analytics.OpenClickHouse(ctx, c.ClickHouse)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer ch.Close()
 	var a, b int64
-	q := fmt.Sprintf(`SELECT quantileExact(0.5)(lag), quantileExact(0.99)(lag) FROM (
+	q := fmt.Sprintf(`SELECT quantileExact(0.5)(lag), quantileExact(0.99)(lag), count() FROM (
 		SELECT toInt64(min(toUInt32(mirrored_at))) - toInt64(any(toUInt32(event_time))) AS lag
 		FROM %s.history_events WHERE event_time >= toDateTime(%d) AND workflow_id LIKE '%s%%'
 		GROUP BY run_id, event_id)`, ch.Database(), start.Unix(), c.WorkflowIDPrefix)
-	if err := ch.Conn().QueryRow(ctx, q).Scan(&a, &b); err != nil {
-		return 0, 0, err
+	if err := ch.Conn().QueryRow(ctx, q).Scan(&a, &b, &n); err != nil {
+		return 0, 0, 0, err
 	}
-	return time.Duration(a) * time.Second, time.Duration(b) * time.Second, nil
+	return time.Duration(a) * time.Second, time.Duration(b) * time.Second, n, nil
 }
