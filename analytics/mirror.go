@@ -26,6 +26,9 @@ type MirrorConfig struct {
 	// HintDelay gathers hints before mirroring them, overriding the
 	// default 1s: a hot entity is read once per delay, not per milestone.
 	HintDelay time.Duration
+	// Parallel is how many runs are read from Temporal at once, overriding
+	// the default 8.
+	Parallel int
 	// BatchRows is the insert batch size, overriding the default 20,000.
 	BatchRows int
 	// Extract is the payload allowlist; nil means DefaultExtract. Use an
@@ -43,6 +46,9 @@ func (c *MirrorConfig) setDefaults() {
 	}
 	if c.HintDelay <= 0 {
 		c.HintDelay = time.Second
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 8
 	}
 	if c.BatchRows <= 0 {
 		c.BatchRows = 20000
@@ -113,11 +119,13 @@ func (m *Mirror) MirrorWorkflows(ctx context.Context, ids []string) (SweepStats,
 	if err := m.loadCursors(ctx); err != nil {
 		return st, err
 	}
+	refs := make([]RunRef, len(ids))
+	errs := make([]error, len(ids))
+	parallel(m.cfg.Parallel, len(ids), func(i int) { refs[i], errs[i] = m.src.Describe(ctx, ids[i]) })
 	var todo []RunRef
-	for _, id := range ids {
-		r, err := m.src.Describe(ctx, id)
-		if err != nil {
-			m.cfg.Logger.Debug("mirror hint: describe failed; the sweep will catch it", "workflow_id", id, "err", err)
+	for i, r := range refs {
+		if errs[i] != nil {
+			m.cfg.Logger.Debug("mirror hint: describe failed; the sweep will catch it", "workflow_id", ids[i], "err", errs[i])
 			continue
 		}
 		st.Runs++
@@ -126,6 +134,21 @@ func (m *Mirror) MirrorWorkflows(ctx context.Context, ids []string) (SweepStats,
 		}
 	}
 	return st, m.mirrorRuns(ctx, todo, &st)
+}
+
+// parallel runs fn(0..n-1) on at most `workers` goroutines and waits.
+func parallel(workers, n int, fn func(i int)) {
+	sem := make(chan struct{}, max(1, workers))
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
 }
 
 // SweepStats says what one sweep did.
@@ -242,46 +265,72 @@ func (m *Mirror) mirrorRunsOnce(ctx context.Context, todo []RunRef, st *SweepSta
 		buf = buf[:0]
 		return nil
 	}
-	for _, run := range todo {
-		from := m.cursors[run.RunID]
-		n := 0
-		row := func(b *RowBuilder) func(e *historypb.HistoryEvent) error {
-			return func(e *historypb.HistoryEvent) error {
-				if e.GetEventId() <= from {
-					b.Observe(e)
-					return nil
-				}
-				buf = append(buf, b.Row(e))
-				n++
-				if len(buf) >= m.cfg.BatchRows {
-					return flush()
-				}
-				return nil
+	// Runs are read in parallel, a chunk at a time (Temporal round trips
+	// dominate), and inserted in order in batches.
+	chunk := max(1, m.cfg.Parallel) * 8
+	for lo := 0; lo < len(todo); lo += chunk {
+		runs := todo[lo:min(lo+chunk, len(todo))]
+		reads := make([]runRead, len(runs))
+		for i, run := range runs {
+			reads[i] = runRead{run: run, from: m.cursors[run.RunID], b: m.builders[run.RunID]}
+		}
+		parallel(m.cfg.Parallel, len(reads), func(i int) { m.read(ctx, &reads[i]) })
+		for i := range reads {
+			r := &reads[i]
+			if r.err != nil {
+				return r.err
 			}
-		}
-		b, warm := m.builders[run.RunID]
-		var err error
-		if warm && from > 0 {
-			// The builder has seen every event up to the cursor: read only
-			// what is new, from the end of the history backwards.
-			err = m.src.HistoryAfter(ctx, run, from, row(b))
-		} else {
-			b = NewRowBuilder(run, *m.cfg.Extract).WithTenant(m.tenant(run.WorkflowID))
-			err = m.src.History(ctx, run, row(b))
-		}
-		if err != nil {
-			return err
-		}
-		if run.Open {
-			m.builders[run.RunID] = b
-		} else {
-			delete(m.builders, run.RunID)
-		}
-		if n > 0 {
-			st.Mirrored++
+			if r.run.Open {
+				m.builders[r.run.RunID] = r.b
+			} else {
+				delete(m.builders, r.run.RunID)
+			}
+			if len(r.rows) > 0 {
+				st.Mirrored++
+			}
+			for len(r.rows) > 0 {
+				n := min(len(r.rows), m.cfg.BatchRows-len(buf))
+				buf = append(buf, r.rows[:n]...)
+				r.rows = r.rows[n:]
+				if len(buf) >= m.cfg.BatchRows {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
 		}
 	}
 	return flush()
+}
+
+// runRead is one run's read: its rows after the cursor.
+type runRead struct {
+	run  RunRef
+	from int64
+	b    *RowBuilder // the run's builder from an earlier pass, if any
+	rows []EventRow
+	err  error
+}
+
+// read fetches a run's new events and builds their rows. A builder kept
+// from an earlier pass has seen every event up to the cursor, so only the
+// new events are read (backwards from the end of the history); otherwise
+// the whole history is read and the mirrored part only observed.
+func (m *Mirror) read(ctx context.Context, r *runRead) {
+	fn := func(e *historypb.HistoryEvent) error {
+		if e.GetEventId() <= r.from {
+			r.b.Observe(e)
+			return nil
+		}
+		r.rows = append(r.rows, r.b.Row(e))
+		return nil
+	}
+	if r.b != nil && r.from > 0 {
+		r.err = m.src.HistoryAfter(ctx, r.run, r.from, fn)
+		return
+	}
+	r.b = NewRowBuilder(r.run, *m.cfg.Extract).WithTenant(m.tenant(r.run.WorkflowID))
+	r.err = m.src.History(ctx, r.run, fn)
 }
 
 func (m *Mirror) tenant(workflowID string) string {
