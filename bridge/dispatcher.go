@@ -35,7 +35,11 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// SignalTimeout bounds one attempt, overriding the default 10s.
 	SignalTimeout time.Duration
-	Logger        *slog.Logger
+	// OnSignaled, if set, is called (outside any lock, must not block) with
+	// the workflow id after each signal Temporal accepted: the history
+	// mirror's hint in a process that runs both.
+	OnSignaled func(workflowID string)
+	Logger     *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -325,6 +329,9 @@ func (d *Dispatcher) run(q *entityQueue) {
 		}
 		d.room.Broadcast()
 		d.mu.Unlock()
+		if err == nil && d.cfg.OnSignaled != nil {
+			d.cfg.OnSignaled(q.target.WorkflowID)
+		}
 		if rejected != nil { // one event Temporal refuses on every attempt: bad input
 			it := items[0]
 			d.log.Error("Temporal rejects the event; dead-lettering it", "workflow_id", q.target.WorkflowID, "offset", it.ev.Offset, "err", err)

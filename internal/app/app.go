@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -325,6 +326,9 @@ func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
 	}
 	bcfg := c.Bridge
 	bcfg.Logger = c.Logger.With("component", "bridge")
+	if bcfg.OnSignaled == nil {
+		bcfg.OnSignaled = func(id string) { localHints.send(id) }
+	}
 	d, err := bridge.NewDispatcher(ctx, bcfg, bridge.TemporalSignaler{Client: tc})
 	if err != nil {
 		tc.Close()
@@ -431,6 +435,7 @@ func RunMirror(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer r.Close()
+	defer localHints.add(m.Hint)()
 	mm := &analytics.MilestoneMirror{Source: milestoneSource{r, c.Logger}, Store: ch, Hint: m.Hint,
 		Logger: c.Logger.With("component", "milestone-mirror")}
 	errc := make(chan error, 1)
@@ -520,4 +525,40 @@ func Backfill(ctx context.Context, c *Config, query string, progress analytics.B
 		return analytics.SweepStats{}, err
 	}
 	return m.Backfill(ctx, query, progress)
+}
+
+// localHints connects bridges and mirrors running in one process (`sluice
+// dev`, the benchmark): a signal Temporal accepted hints the mirror at once,
+// before the milestone (which comes only after the workflow task) does.
+var localHints hintBus
+
+type hintBus struct {
+	mu  sync.Mutex
+	fns map[int]func(...string)
+	n   int
+}
+
+// add registers fn and returns its removal.
+func (h *hintBus) add(fn func(...string)) func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fns == nil {
+		h.fns = map[int]func(...string){}
+	}
+	h.n++
+	id := h.n
+	h.fns[id] = fn
+	return func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		delete(h.fns, id)
+	}
+}
+
+func (h *hintBus) send(workflowID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, fn := range h.fns {
+		fn(workflowID)
+	}
 }
