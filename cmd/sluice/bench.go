@@ -87,7 +87,7 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 			rs[0].EventsPerSec/rs[2].EventsPerSec, rs[2].ActionsPerEvent/rs[0].ActionsPerEvent)
 	}
 	if len(rs) > 1 {
-		fmt.Fprintf(w, "\nHistory mirror during the half-rate phase (milestone hints only, no sweeps): lag from a history event to its ClickHouse row p50 %s, p99 %s over %d events (second resolution).\n",
+		fmt.Fprintf(w, "\nHistory mirror during the half-rate phase (hints from accepted signals and milestones, no sweeps): lag from a history event to its ClickHouse row p50 %s, p99 %s over %d events (second resolution).\n",
 			rs[1].MirrorLagP50, rs[1].MirrorLagP99, rs[1].MirrorEvents)
 	}
 }
