@@ -27,6 +27,17 @@ type ClickHouse struct {
 }
 
 func startClickHouse(ctx context.Context, o *Options, dir string) (*ClickHouse, error) {
+	// Free ports are picked before the server binds them: another process
+	// may take one in between (parallel test packages). Retry on fresh ones.
+	for attempt := 1; ; attempt++ {
+		c, err := clickHouseOnFreePorts(ctx, o, dir)
+		if err == nil || attempt == 3 || !strings.Contains(strings.ToLower(err.Error()), "address already in use") {
+			return c, err
+		}
+	}
+}
+
+func clickHouseOnFreePorts(ctx context.Context, o *Options, dir string) (*ClickHouse, error) {
 	bin, err := lookBin(o.ClickHouseBin, []string{"clickhouse-server", "/usr/bin/clickhouse-server", "/usr/sbin/clickhouse-server"}, ClickHouseInstallHint)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse-server %w", err)

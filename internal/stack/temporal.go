@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -33,6 +34,18 @@ func startTemporal(ctx context.Context, o *Options, dir string) (*Temporal, erro
 	if err != nil {
 		return nil, fmt.Errorf("temporal CLI %w", err)
 	}
+	// The dev server binds its internal services to ports it picks itself;
+	// with several servers starting at once (parallel test packages) one may
+	// lose a port race. Such a start is retried on fresh ports.
+	for attempt := 1; ; attempt++ {
+		t, err := temporalOnFreePorts(ctx, o, dir, bin)
+		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			return t, err
+		}
+	}
+}
+
+func temporalOnFreePorts(ctx context.Context, o *Options, dir, bin string) (*Temporal, error) {
 	port, err := pickPort(o.TemporalPort)
 	if err != nil {
 		return nil, err
