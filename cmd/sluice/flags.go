@@ -18,7 +18,7 @@ type connFlags struct {
 	brokers, temporal, namespace, clickhouse, chDB, chUser string
 	input, milestones, dlq, group, taskQueue, idPrefix     string
 	logFormat, logLevel, routes                            string
-	orders, tickets, llmURL, llmModel                      string
+	orders, tickets, llmURL, llmModel, adminAddr           string
 	approvalAbove                                          int64
 	approvalTimeout                                        time.Duration
 }
@@ -49,6 +49,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.llmModel, "llm-model", env("SLUICE_LLM_MODEL", ""), "model name for --llm-url ($SLUICE_LLM_MODEL)")
 	fs.Int64Var(&c.approvalAbove, "support-approval-above", support.DefaultPolicy.ApprovalAbove, "refunds above this amount (minor units) wait for a human approval event")
 	fs.DurationVar(&c.approvalTimeout, "support-approval-timeout", support.DefaultPolicy.ApprovalTimeout, "how long a refund waits for approval before the ticket escalates")
+	fs.StringVar(&c.adminAddr, "admin-addr", env("SLUICE_ADMIN_ADDR", ""), "serve Prometheus /metrics, /healthz and /readyz here, e.g. 127.0.0.1:9464 (bridge, worker, mirror) ($SLUICE_ADMIN_ADDR)")
 	fs.StringVar(&c.routes, "routes", env("SLUICE_ROUTES", ""), "YAML routes file: topics → workflow type, id template, event types and JSON Schemas ($SLUICE_ROUTES)")
 	fs.StringVar(&c.logFormat, "log-format", env("SLUICE_LOG_FORMAT", "text"), "log format: text or json ($SLUICE_LOG_FORMAT)")
 	fs.StringVar(&c.logLevel, "log-level", env("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error ($SLUICE_LOG_LEVEL)")
@@ -67,6 +68,7 @@ func (c *connFlags) config() (*app.Config, error) {
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
 	cfg.ClickHouse.Password = os.Getenv("SLUICE_CLICKHOUSE_PASSWORD")
 	cfg.OrdersTopic, cfg.TicketsTopic = c.orders, c.tickets
+	cfg.AdminAddr = c.adminAddr
 	cfg.LLM = app.LLMConfig{URL: c.llmURL, Model: c.llmModel, APIKey: os.Getenv("SLUICE_LLM_API_KEY")}
 	if c.approvalAbove <= 0 || c.approvalTimeout <= 0 {
 		return nil, fmt.Errorf("--support-approval-above %d and --support-approval-timeout %s must be positive", c.approvalAbove, c.approvalTimeout)

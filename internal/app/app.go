@@ -33,6 +33,7 @@ import (
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
 	"github.com/sluicehq/sluice/workflows/ledger"
@@ -78,6 +79,10 @@ type Config struct {
 	// TenantPattern names each workflow's tenant by its first capture
 	// group (e.g. `^[a-z]+-([^:]+):`); nil leaves tenants empty.
 	TenantPattern *regexp.Regexp
+	// AdminAddr serves /metrics, /healthz and /readyz (e.g. 127.0.0.1:9464);
+	// empty serves nothing. OnAdminListening, if set, gets the bound address.
+	AdminAddr        string
+	OnAdminListening func(addr string)
 	// MirrorHintsOnly turns the mirror's visibility sweeps off and reads
 	// milestones from the end of the topic: only what happens from now on
 	// is mirrored (the benchmark measures that path alone).
@@ -365,7 +370,53 @@ func RunBridge(ctx context.Context, c *Config) error {
 	if err != nil {
 		return err
 	}
+	stop, err := serveAdmin(ctx, c, func(s *admin.Server) error {
+		kc, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+		if err != nil {
+			return err
+		}
+		context.AfterFunc(ctx, kc.Close)
+		s.Registry.MustRegister(&bridgeCollector{b: b, adm: kadm.NewClient(kc), group: c.Group})
+		s.AddCheck("kafka", kafkaCheck(kc))
+		s.AddCheck("temporal", temporalCheck(b.tc))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return b.Run(ctx)
+}
+
+// serveAdmin serves the admin endpoint on c.AdminAddr, if set, with what
+// setup registers; stop waits for it to end.
+func serveAdmin(ctx context.Context, c *Config, setup func(*admin.Server) error) (stop func(), err error) {
+	if c.AdminAddr == "" {
+		return func() {}, nil
+	}
+	s := admin.New()
+	if err := setup(s); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", c.AdminAddr)
+	if err != nil {
+		return nil, fmt.Errorf("--admin-addr %s: %w", c.AdminAddr, err)
+	}
+	c.Logger.Info("admin endpoint", "url", "http://"+ln.Addr().String()+"/metrics")
+	if c.OnAdminListening != nil {
+		c.OnAdminListening(ln.Addr().String())
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = s.Serve(sctx, ln) }()
+	return func() { cancel(); <-done }, nil
+}
+
+func temporalCheck(tc client.Client) admin.Check {
+	return func(ctx context.Context) error {
+		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
+		return err
+	}
 }
 
 // RunWorker runs the entity workflows and the milestone activity until ctx
@@ -381,6 +432,15 @@ func RunWorker(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer kc.Close()
+	stop, err := serveAdmin(ctx, c, func(s *admin.Server) error {
+		s.AddCheck("kafka", kafkaCheck(kc))
+		s.AddCheck("temporal", temporalCheck(tc))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer stop()
 	w := worker.New(tc, c.TaskQueue, worker.Options{
 		// The SDK's default of two pollers caps workflow-task throughput at
 		// two long-poll round trips at a time; entity workflows are many and
@@ -427,6 +487,15 @@ func RunMirror(ctx context.Context, c *Config) error {
 	if err != nil {
 		return err
 	}
+	stop, err := serveAdmin(ctx, c, func(s *admin.Server) error {
+		s.AddCheck("temporal", temporalCheck(tc))
+		s.AddCheck("clickhouse", func(ctx context.Context) error { return ch.Conn().Ping(ctx) })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer stop()
 	if len(c.Brokers) == 0 {
 		return m.Run(ctx)
 	}
@@ -494,17 +563,7 @@ func ServeDashboards(ctx context.Context, c *Config, ln net.Listener) error {
 		return err
 	}
 	defer ch.Close()
-	srv := &http.Server{Handler: &analytics.UI{CH: ch}, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return admin.ServeHTTP(ctx, ln, &analytics.UI{CH: ch})
 }
 
 // Backfill re-mirrors the runs matching a visibility query.
