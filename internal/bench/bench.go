@@ -8,7 +8,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"github.com/sluicehq/sluice/analytics"
 	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
@@ -25,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.temporal.io/sdk/client"
 
+	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/schemas"
@@ -91,7 +91,7 @@ type Result struct {
 	// MirrorLagP50/P99: from a history event to its row in ClickHouse,
 	// through milestone hints (half-rate phase only; second resolution).
 	MirrorLagP50, MirrorLagP99 time.Duration
-	MirrorEvents               uint64 // history events the lag covers
+	MirrorEvents               uint64        // history events the lag covers
 	TemporalPer10k             time.Duration // the Temporal dev server process
 	PeakRSS                    uint64        // this process, bytes
 }
