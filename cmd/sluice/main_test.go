@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"flag"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,5 +115,22 @@ func TestProduceFileValidatesEveryLineFirst(t *testing.T) {
 	_, err := readEvents(p, "topic", producer.Structured)
 	if err == nil || !strings.Contains(err.Error(), "events.jsonl:2:") || !strings.Contains(err.Error(), "events.jsonl:3: no subject") {
 		t.Fatalf("want both bad lines named, got %v", err)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(`{"kafka":"ok"}`)) }))
+	defer ok.Close()
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte(`{"clickhouse":"connection refused"}`))
+	}))
+	defer down.Close()
+	ctx := context.Background()
+	if err := commands["probe"].run(ctx, []string{ok.URL}); err != nil {
+		t.Fatalf("probe of a ready endpoint: %v", err)
+	}
+	if err := commands["probe"].run(ctx, []string{down.URL}); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("probe of an unready endpoint: %v, want the reason", err)
 	}
 }
