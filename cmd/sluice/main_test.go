@@ -97,6 +97,7 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"mirror", []string{"backfill", "--temporal", "x:1", "--clickhouse", "x:2"}, "say what to backfill"},
 		{"mirror", []string{"backfill", "--since", "yesterday"}, "want RFC 3339"},
 		{"mirror", []string{"backfill", "--since", "2026-11-01"}, "set --temporal"},
+		{"status", nil, "nothing to ask"},
 	}
 	for _, c := range cases {
 		err := commands[c.cmd].run(ctx, c.args)

@@ -113,3 +113,33 @@ routes:
 		t.Fatalf("account after redrive: %+v %v", acct, err)
 	}
 }
+
+// TestStatusCommand: `sluice status` (the real binary) shows the bridge's
+// lag draining to zero per topic, the dead letters, the running workflows
+// and the mirror's freshness.
+func TestStatusCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx)
+	e.cfg.MaxSignalsPerRun = 0
+	e.runAll(t, ctx)
+	p := newCounted(t, e.cfg.Brokers, 5, "status")
+	p.produce(t, ctx, e.cfg.InputTopic, 30)
+	if err := p.cl.ProduceSync(ctx, &kgo.Record{Topic: e.cfg.InputTopic, Key: []byte("acct-x"), Value: []byte("{broken")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	p.exact(t, ctx, e, 2*time.Minute)
+	bin := buildSluice(t, ctx)
+	var out string
+	waitFor(t, ctx, time.Minute, "sluice status to show no lag, one dead letter, five workflows", func() (bool, string) {
+		b, err := exec.CommandContext(ctx, bin, "status", "--brokers", strings.Join(e.cfg.Brokers, ","), "--temporal", e.cfg.TemporalAddr,
+			"--clickhouse", e.cfg.ClickHouse.Addr, "--log-level", "error").CombinedOutput()
+		out = string(b)
+		return err == nil && strings.Contains(out, "consumer lag      "+e.cfg.InputTopic+": 0") &&
+			strings.Contains(out, "dead letters      1 ") && strings.Contains(out, "workflows         5 running") &&
+			strings.Contains(out, "history rows"), out
+	})
+	if strings.Contains(out, "unknown") {
+		t.Fatalf("a system did not answer:\n%s", out)
+	}
+}
