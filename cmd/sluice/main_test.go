@@ -98,6 +98,8 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"mirror", []string{"backfill", "--since", "yesterday"}, "want RFC 3339"},
 		{"mirror", []string{"backfill", "--since", "2026-11-01"}, "set --temporal"},
 		{"status", nil, "nothing to ask"},
+		{"inspect", []string{"--temporal", "x:1"}, "set --workflow-id"},
+		{"inspect", []string{"--workflow-id", "w", "--query", "sluice.everything"}, "--query"},
 	}
 	for _, c := range cases {
 		err := commands[c.cmd].run(ctx, c.args)

@@ -1,0 +1,105 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/app"
+)
+
+// TestRunbooks walks every runbook in deploy/runbooks: each `sluice` line
+// of its sh blocks is run, as written, by the real binary against the
+// embedded stack with traffic and a dead letter in it, and must succeed.
+func TestRunbooks(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx)
+	e.cfg.MaxSignalsPerRun = 0
+	var adminAddr string
+	var mu sync.Mutex
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for name, run := range map[string]func(context.Context, *app.Config) error{"bridge": app.RunBridge, "worker": app.RunWorker, "mirror": app.RunMirror} {
+		c := *e.cfg
+		if name == "bridge" {
+			c.AdminAddr = "127.0.0.1:0"
+			c.OnAdminListening = func(a string) { mu.Lock(); adminAddr = a; mu.Unlock() }
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = run(runCtx, &c) }()
+	}
+	t.Cleanup(func() { stop(); wg.Wait() })
+	p := newCounted(t, e.cfg.Brokers, 5, "runbook")
+	p.produce(t, ctx, e.cfg.InputTopic, 40)
+	if err := p.cl.ProduceSync(ctx, &kgo.Record{Topic: e.cfg.InputTopic, Key: []byte("acct-00000"), Value: []byte("{broken")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	p.exact(t, ctx, e, 2*time.Minute)
+
+	bin := buildSluice(t, ctx)
+	mu.Lock()
+	admin := "http://" + adminAddr
+	mu.Unlock()
+	env := append(os.Environ(),
+		"PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"),
+		"SLUICE_BROKERS="+strings.Join(e.cfg.Brokers, ","),
+		"SLUICE_TEMPORAL="+e.cfg.TemporalAddr,
+		"SLUICE_CLICKHOUSE="+e.cfg.ClickHouse.Addr,
+		"SLUICE_ADMIN_URL="+admin,
+		"SLUICE_LOG_LEVEL=error",
+	)
+	pages, _ := filepath.Glob("../../deploy/runbooks/*.md")
+	ran := 0
+	for _, page := range pages {
+		cmds := runbookCommands(t, page)
+		if filepath.Base(page) != "README.md" && len(cmds) == 0 {
+			t.Errorf("%s has no sluice command", page)
+		}
+		for _, c := range cmds {
+			cmd := exec.CommandContext(ctx, "bash", "-c", c)
+			cmd.Dir, cmd.Env = "../..", env
+			out, err := cmd.CombinedOutput()
+			if err != nil || len(strings.TrimSpace(string(out))) == 0 && !strings.HasPrefix(c, "sluice probe") {
+				t.Errorf("%s: `%s`: %v\n%s", filepath.Base(page), c, err, out)
+			}
+			ran++
+		}
+	}
+	if ran < 15 {
+		t.Fatalf("ran %d runbook commands", ran)
+	}
+	t.Logf("ran %d runbook commands from %d pages", ran, len(pages))
+}
+
+// runbookCommands returns the `sluice` lines inside the page's sh blocks.
+func runbookCommands(t *testing.T, page string) []string {
+	f, err := os.Open(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "```sh":
+			in = true
+		case line == "```":
+			in = false
+		case in && strings.HasPrefix(line, "sluice "):
+			out = append(out, line)
+		}
+	}
+	return out
+}
