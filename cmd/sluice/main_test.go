@@ -98,6 +98,9 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"mirror", []string{"backfill", "--since", "yesterday"}, "want RFC 3339"},
 		{"mirror", []string{"backfill", "--since", "2026-11-01"}, "set --temporal"},
 		{"status", nil, "nothing to ask"},
+		{"offsets", []string{"rewind"}, "usage: sluice offsets reset"},
+		{"offsets", []string{"reset", "--brokers", "x:1"}, "set --topic"},
+		{"offsets", []string{"reset", "--brokers", "x:1", "--topic", "t", "--to-time", "noon"}, "RFC 3339"},
 		{"inspect", []string{"--temporal", "x:1"}, "set --workflow-id"},
 		{"inspect", []string{"--workflow-id", "w", "--query", "sluice.everything"}, "--query"},
 	}
