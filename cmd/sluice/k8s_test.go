@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+type k8sObject struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name   string            `yaml:"name"`
+		Labels map[string]string `yaml:"labels"`
+	} `yaml:"metadata"`
+	Data       map[string]string `yaml:"data"`
+	StringData map[string]string `yaml:"stringData"`
+	Spec       struct {
+		Selector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"selector"`
+		Template struct {
+			Metadata struct {
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"metadata"`
+			Spec struct {
+				Containers []struct {
+					Image   string   `yaml:"image"`
+					Args    []string `yaml:"args"`
+					EnvFrom []struct {
+						ConfigMapRef *struct{ Name string } `yaml:"configMapRef"`
+						SecretRef    *struct{ Name string } `yaml:"secretRef"`
+					} `yaml:"envFrom"`
+					Ports []struct {
+						Name          string `yaml:"name"`
+						ContainerPort int    `yaml:"containerPort"`
+					} `yaml:"ports"`
+					ReadinessProbe *struct {
+						HTTPGet struct {
+							Path string `yaml:"path"`
+							Port string `yaml:"port"`
+						} `yaml:"httpGet"`
+					} `yaml:"readinessProbe"`
+					LivenessProbe *struct {
+						HTTPGet struct {
+							Path string `yaml:"path"`
+							Port string `yaml:"port"`
+						} `yaml:"httpGet"`
+					} `yaml:"livenessProbe"`
+				} `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+		ScaleTargetRef struct {
+			Kind, Name string
+		} `yaml:"scaleTargetRef"`
+		Metrics []struct {
+			External struct {
+				Metric struct{ Name string } `yaml:"metric"`
+			} `yaml:"external"`
+		} `yaml:"metrics"`
+	} `yaml:"spec"`
+}
+
+// The Kubernetes manifests parse, and everything they reference exists: each
+// container runs a real sluice command with real flags from the image the
+// Dockerfile builds, reads only SLUICE_* variables the binary reads, probes
+// the admin endpoint on the port SLUICE_ADMIN_ADDR opens, and the
+// autoscaler, budgets and selectors point at objects that are there.
+func TestKubernetesManifests(t *testing.T) {
+	files, _ := filepath.Glob("../../deploy/k8s/*.yaml")
+	var objs []k8sObject
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var o k8sObject
+			err := dec.Decode(&o)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			if o.Kind != "" {
+				objs = append(objs, o)
+			}
+		}
+	}
+	src := ""
+	gofiles, _ := filepath.Glob("*.go")
+	for _, f := range gofiles {
+		b, _ := os.ReadFile(f)
+		src += string(b)
+	}
+	appSrc, _ := os.ReadFile("../../internal/app/metrics.go")
+	byKind := map[string]map[string]k8sObject{}
+	for _, o := range objs {
+		if byKind[o.Kind] == nil {
+			byKind[o.Kind] = map[string]k8sObject{}
+		}
+		byKind[o.Kind][o.Metadata.Name] = o
+	}
+	cm, ok := byKind["ConfigMap"]["sluice"]
+	if !ok {
+		t.Fatal("no sluice ConfigMap")
+	}
+	adminPort := cm.Data["SLUICE_ADMIN_ADDR"][strings.LastIndex(cm.Data["SLUICE_ADMIN_ADDR"], ":")+1:]
+	for _, o := range []k8sObject{cm, byKind["Secret"]["sluice"]} {
+		for k := range o.Data {
+			if !strings.Contains(src, `"`+k+`"`) {
+				t.Errorf("%s %s sets %s, which sluice never reads", o.Kind, o.Metadata.Name, k)
+			}
+		}
+		for k := range o.StringData {
+			if !strings.Contains(src, `"`+k+`"`) {
+				t.Errorf("%s %s sets %s, which sluice never reads", o.Kind, o.Metadata.Name, k)
+			}
+		}
+	}
+	deployments := 0
+	for _, kind := range []string{"Deployment", "Job"} {
+		for name, o := range byKind[kind] {
+			for _, c := range o.Spec.Template.Spec.Containers {
+				if c.Image != "sluice:dev" {
+					t.Errorf("%s %s runs image %s, not the one deploy/Dockerfile builds (sluice:dev)", kind, name, c.Image)
+				}
+				if len(c.Args) == 0 || commands[c.Args[0]].run == nil {
+					t.Errorf("%s %s runs `sluice %v`, which does not exist", kind, name, c.Args)
+					continue
+				}
+				for _, a := range c.Args[1:] {
+					if strings.HasPrefix(a, "--") && !hasFlag(c.Args[0], strings.TrimPrefix(strings.SplitN(a, "=", 2)[0], "--")) {
+						t.Errorf("%s %s passes %s to `sluice %s`, which has no such flag", kind, name, a, c.Args[0])
+					}
+				}
+				for _, ef := range c.EnvFrom {
+					if ef.ConfigMapRef != nil && byKind["ConfigMap"][ef.ConfigMapRef.Name].Kind == "" ||
+						ef.SecretRef != nil && byKind["Secret"][ef.SecretRef.Name].Kind == "" {
+						t.Errorf("%s %s takes its environment from a ConfigMap or Secret that is not there", kind, name)
+					}
+				}
+				if kind != "Deployment" {
+					continue
+				}
+				deployments++
+				if len(c.Ports) != 1 || c.Ports[0].Name != "admin" || strconv.Itoa(c.Ports[0].ContainerPort) != adminPort {
+					t.Errorf("Deployment %s exposes %v; want the admin port %s", name, c.Ports, adminPort)
+				}
+				if c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" || c.LivenessProbe == nil || c.LivenessProbe.HTTPGet.Path != "/healthz" {
+					t.Errorf("Deployment %s lacks /readyz and /healthz probes", name)
+				}
+			}
+			if kind == "Deployment" && !subset(o.Spec.Selector.MatchLabels, o.Spec.Template.Metadata.Labels) {
+				t.Errorf("Deployment %s: selector does not match its pods", name)
+			}
+		}
+	}
+	if deployments != 3 {
+		t.Errorf("%d deployments, want bridge, worker and mirror", deployments)
+	}
+	for name, pdb := range byKind["PodDisruptionBudget"] {
+		matched := false
+		for _, d := range byKind["Deployment"] {
+			matched = matched || subset(pdb.Spec.Selector.MatchLabels, d.Spec.Template.Metadata.Labels)
+		}
+		if !matched {
+			t.Errorf("PodDisruptionBudget %s selects no pods", name)
+		}
+	}
+	for name, h := range byKind["HorizontalPodAutoscaler"] {
+		if _, ok := byKind[h.Spec.ScaleTargetRef.Kind][h.Spec.ScaleTargetRef.Name]; !ok {
+			t.Errorf("HorizontalPodAutoscaler %s scales %s %s, which is not there", name, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)
+		}
+		for _, m := range h.Spec.Metrics {
+			if !strings.Contains(string(appSrc), `"`+m.External.Metric.Name+`"`) {
+				t.Errorf("HorizontalPodAutoscaler %s scales on %s, which sluice does not export", name, m.External.Metric.Name)
+			}
+		}
+	}
+}
+
+func subset(sel, labels map[string]string) bool {
+	if len(sel) == 0 {
+		return false
+	}
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
