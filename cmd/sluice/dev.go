@@ -35,6 +35,7 @@ func runDev(ctx context.Context, args []string) error {
 	chHTTPPort := fs.Int("clickhouse-http-port", 18123, "ClickHouse HTTP port")
 	headless := fs.Bool("headless", false, "do not serve the Temporal Web UI")
 	dashAddr := fs.String("dashboards-addr", "127.0.0.1:8090", "where to serve Sluice's dashboards page")
+	adminAddr := fs.String("admin-addr", "127.0.0.1:9464", "the bridge's admin endpoint: /metrics, /healthz, /readyz")
 	temporalBin := fs.String("temporal-bin", env("SLUICE_TEMPORAL_BIN", ""), "temporal CLI binary (default: .tools/bin/temporal, then PATH) ($SLUICE_TEMPORAL_BIN)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := parse(fs, args); err != nil {
@@ -81,7 +82,7 @@ func runDev(ctx context.Context, args []string) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 8)
 	goRun := func(name string, fn func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -91,8 +92,27 @@ func runDev(ctx context.Context, args []string) error {
 			}
 		}()
 	}
+	// One admin endpoint, the bridge's (the three components share a
+	// process; its readiness covers Kafka and Temporal).
+	adminURL := make(chan string, 1)
+	bcfg := *cfg
+	bcfg.AdminAddr = *adminAddr
+	bcfg.OnAdminListening = func(a string) { adminURL <- "http://" + a }
 	for name, run := range map[string]func(context.Context, *app.Config) error{"worker": app.RunWorker, "bridge": app.RunBridge, "mirror": app.RunMirror} {
-		goRun(name, func(ctx context.Context) error { return run(ctx, cfg) })
+		c := cfg
+		if name == "bridge" {
+			c = &bcfg
+		}
+		goRun(name, func(ctx context.Context) error { return run(ctx, c) })
+	}
+	admin := "(not listening)"
+	select {
+	case admin = <-adminURL:
+	case err := <-errc:
+		cancel()
+		wg.Wait()
+		return err
+	case <-time.After(30 * time.Second):
 	}
 	goRun("dashboards", func(ctx context.Context) error { return app.ServeDashboards(ctx, cfg, dashLn) })
 	if *demoOn {
@@ -117,7 +137,7 @@ func runDev(ctx context.Context, args []string) error {
 			return s.Run(ctx, cl)
 		})
 	}
-	printBanner(st, cfg, *demoOn, "http://"+dashLn.Addr().String()+"/")
+	printBanner(st, cfg, *demoOn, "http://"+dashLn.Addr().String()+"/", admin)
 
 	select {
 	case <-ctx.Done():
@@ -130,7 +150,7 @@ func runDev(ctx context.Context, args []string) error {
 	return err
 }
 
-func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool, dashURL string) {
+func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool, dashURL, adminURL string) {
 	ui := st.Temporal.UIURL
 	if ui == "" {
 		ui = "(headless)"
@@ -140,6 +160,7 @@ func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool, dashURL string) 
 Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
 
   Sluice dashboards  %s
+  Sluice admin       %s/metrics  %s/readyz
   Temporal Web UI    %s
   Temporal frontend  %s     temporal workflow list --address %s
   Kafka bootstrap    %s   (kfake: an in-process test broker, not for production)
@@ -151,7 +172,7 @@ Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
 
 Sample query (history mirrored into ClickHouse):
   curl -s '%s/' --data-binary '%s'
-`, st.StateDir, dashURL, ui, st.Temporal.HostPort, st.Temporal.HostPort, strings.Join(st.Kafka.Brokers, ","),
+`, st.StateDir, dashURL, adminURL, adminURL, ui, st.Temporal.HostPort, st.Temporal.HostPort, strings.Join(st.Kafka.Brokers, ","),
 		cfg.InputTopic, cfg.OrdersTopic, cfg.TicketsTopic, cfg.MilestoneTopic, cfg.DLQTopic, llmName(cfg), st.ClickHouse.Addr, st.ClickHouse.HTTPURL, demoOn,
 		st.ClickHouse.HTTPURL, q)
 }

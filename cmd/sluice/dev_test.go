@@ -42,7 +42,7 @@ func TestDevCommand(t *testing.T) {
 		"--kafka-ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2]),
 		"--temporal-port", fmt.Sprint(ports[3]), "--ui-port", fmt.Sprint(ports[4]),
 		"--clickhouse-port", fmt.Sprint(ports[5]), "--clickhouse-http-port", fmt.Sprint(ports[6]),
-		"--temporal-bin", temporalBin, "--dashboards-addr", "127.0.0.1:0"}
+		"--temporal-bin", temporalBin, "--dashboards-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0"}
 
 	banner, stop := startDev(t, ctx, bin, args)
 	temporalAddr := regexp.MustCompile(`temporal workflow list --address (\S+)`).FindStringSubmatch(banner)
@@ -65,6 +65,29 @@ func TestDevCommand(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode == 200 && strings.Contains(string(b), "WorkflowExecutionSignaled")
+	})
+	// The admin endpoint the banner points at is ready (Kafka and Temporal
+	// answer) and exports the bridge's counters.
+	adminURL := regexp.MustCompile(`Sluice admin       (\S+)/metrics`).FindStringSubmatch(banner)
+	if adminURL == nil {
+		t.Fatalf("banner lacks the admin URL:\n%s", banner)
+	}
+	waitUntil(t, ctx, "the admin endpoint to be ready and count events", func() bool {
+		resp, err := http.Get(adminURL[1] + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return false
+		}
+		resp, err = http.Get(adminURL[1] + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return regexp.MustCompile(`(?m)^sluice_bridge_events_total [1-9]`).Match(b)
 	})
 	// The dashboards page the banner points at serves every dashboard, the
 	// throughput one with the demo traffic in it.
