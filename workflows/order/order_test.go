@@ -1,63 +1,35 @@
 package order_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/segmentio/encoding/json"
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/sluicehq/sluice/internal/workflowtest"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
 	"github.com/sluicehq/sluice/workflows/order"
 )
-
-type published struct{ ms []schemas.Milestone }
-
-func (p *published) Publish(_ context.Context, ms []schemas.Milestone) error {
-	p.ms = append(p.ms, ms...)
-	return nil
-}
-
-func (p *published) names() []string {
-	var out []string
-	for _, m := range p.ms {
-		out = append(out, m.Name)
-	}
-	return out
-}
-
-func (p *published) find(name string) *schemas.Milestone {
-	for i := range p.ms {
-		if p.ms[i].Name == name {
-			return &p.ms[i]
-		}
-	}
-	return nil
-}
 
 // harness drives one order workflow in virtual time: step(at, type, data)
 // delivers an event at a time offset from the start.
 type harness struct {
 	t       *testing.T
 	env     *testsuite.TestWorkflowEnvironment
-	pub     *published
+	pub     *workflowtest.Published
 	backend *order.MemoryBackend
 	offset  int64
 }
 
 func newHarness(t *testing.T, stock map[string]int) *harness {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+	pub := &workflowtest.Published{}
+	env := workflowtest.NewEnv(pub)
 	env.RegisterWorkflowWithOptions(order.Domain.Workflow, workflow.RegisterOptions{Name: order.WorkflowType})
-	pub := &published{}
-	acts := &workflows.Activities{Publisher: pub}
-	env.RegisterActivityWithOptions(acts.PublishMilestones, activity.RegisterOptions{Name: workflows.PublishMilestonesActivity})
 	b := order.NewMemoryBackend(stock)
 	(&order.Activities{Backend: b}).Register(env)
 	return &harness{t: t, env: env, pub: pub, backend: b}
@@ -103,7 +75,7 @@ func TestHappyPath(t *testing.T) {
 	h.at(48*time.Hour, order.Delivered, nil)
 	h.run(72 * time.Hour)
 	want := []string{order.MilestoneCreated, order.MilestoneStockReserved, order.MilestonePaid, order.MilestonePacked, order.MilestoneShipped, order.MilestoneDelivered}
-	if got := h.pub.names(); !slices.Equal(got, want) {
+	if got := h.pub.Names(); !slices.Equal(got, want) {
 		t.Fatalf("milestones %v\nwant %v", got, want)
 	}
 	if h.backend.Stock("mug") != 3 {
@@ -127,7 +99,7 @@ func TestIllegalTransitionsAreRejectedNotStuck(t *testing.T) {
 	o := h.state(8 * time.Minute)
 	h.run(9 * time.Minute)
 	var reasons []string
-	for _, m := range h.pub.ms {
+	for _, m := range h.pub.MS {
 		if m.Name == order.MilestoneRejected {
 			var d map[string]string
 			_ = json.Unmarshal(m.Data, &d)
@@ -156,16 +128,16 @@ func TestSLABreachedOnceWhenNotShippedInTime(t *testing.T) {
 	h.at(40*time.Hour, order.Shipped, order.ShippedData{Carrier: "ups"})
 	h.run(100 * time.Hour)
 	var breaches []schemas.Milestone
-	for _, m := range h.pub.ms {
+	for _, m := range h.pub.MS {
 		if m.Name == order.MilestoneSLABreached {
 			breaches = append(breaches, m)
 		}
 	}
 	if len(breaches) != 1 {
-		t.Fatalf("%d breaches in %v, want 1", len(breaches), h.pub.names())
+		t.Fatalf("%d breaches in %v, want 1", len(breaches), h.pub.Names())
 	}
 	var paidAt time.Time
-	for _, m := range h.pub.ms {
+	for _, m := range h.pub.MS {
 		if m.Name == order.MilestonePaid {
 			paidAt = m.Time
 		}
@@ -174,7 +146,7 @@ func TestSLABreachedOnceWhenNotShippedInTime(t *testing.T) {
 		t.Fatalf("breached %s after payment, want 24h", d)
 	}
 	var shipped map[string]any
-	_ = json.Unmarshal(h.pub.find(order.MilestoneShipped).Data, &shipped)
+	_ = json.Unmarshal(h.pub.Find(order.MilestoneShipped).Data, &shipped)
 	if shipped["within_sla"] != false {
 		t.Fatalf("shipped milestone %v: want within_sla false", shipped)
 	}
@@ -187,8 +159,8 @@ func TestNoBreachWhenShippedInTime(t *testing.T) {
 	h.at(2*time.Hour, order.Packed, nil)
 	h.at(3*time.Hour, order.Shipped, order.ShippedData{})
 	h.run(100 * time.Hour)
-	if m := h.pub.find(order.MilestoneSLABreached); m != nil {
-		t.Fatalf("breach after shipping in time: %v", h.pub.names())
+	if m := h.pub.Find(order.MilestoneSLABreached); m != nil {
+		t.Fatalf("breach after shipping in time: %v", h.pub.Names())
 	}
 }
 
@@ -207,9 +179,9 @@ func TestCancelCompensatesInReverseOrder(t *testing.T) {
 	if h.backend.Stock("mug") != 5 {
 		t.Fatalf("stock %d, want all 5 back", h.backend.Stock("mug"))
 	}
-	m := h.pub.find(order.MilestoneCancelled)
+	m := h.pub.Find(order.MilestoneCancelled)
 	if m == nil {
-		t.Fatalf("no cancelled milestone in %v", h.pub.names())
+		t.Fatalf("no cancelled milestone in %v", h.pub.Names())
 	}
 	var d struct {
 		Compensated []string `json:"compensated"`
@@ -219,7 +191,7 @@ func TestCancelCompensatesInReverseOrder(t *testing.T) {
 	if !slices.Equal(d.Compensated, []string{order.StepCapturePayment, order.StepReserveStock}) || len(d.Failed) != 0 {
 		t.Fatalf("cancelled %s", m.Data)
 	}
-	if h.pub.find(order.MilestoneRejected) == nil {
+	if h.pub.Find(order.MilestoneRejected) == nil {
 		t.Fatal("shipping a cancelling order was not rejected")
 	}
 	if !h.env.IsWorkflowCompleted() {
@@ -237,9 +209,9 @@ func TestFailedCompensationIsFlaggedAndSagaGoesOn(t *testing.T) {
 	h.at(3*time.Minute, order.Cancelled, order.CancelledData{Reason: "fraud"})
 	o := h.state(30 * time.Minute)
 	h.run(3 * time.Hour)
-	f := h.pub.find(order.MilestoneCompensationFailed)
+	f := h.pub.Find(order.MilestoneCompensationFailed)
 	if f == nil || !json.Valid(f.Data) {
-		t.Fatalf("no compensation_failed in %v", h.pub.names())
+		t.Fatalf("no compensation_failed in %v", h.pub.Names())
 	}
 	if got := h.backend.Log(); !slices.Equal(got, []string{"reserve o1", "release o1"}) {
 		t.Fatalf("effects %v: the stock must still be released", got)
@@ -255,7 +227,7 @@ func TestOutOfStockCancelsTheOrder(t *testing.T) {
 	h := newHarness(t, map[string]int{"mug": 1})
 	h.at(time.Minute, order.Created, created)
 	h.run(time.Hour)
-	if got := h.pub.names(); !slices.Equal(got, []string{order.MilestoneCreated, order.MilestoneStockUnavailable, order.MilestoneCancelling, order.MilestoneCancelled}) {
+	if got := h.pub.Names(); !slices.Equal(got, []string{order.MilestoneCreated, order.MilestoneStockUnavailable, order.MilestoneCancelling, order.MilestoneCancelled}) {
 		t.Fatalf("milestones %v", got)
 	}
 	if len(h.backend.Log()) != 0 {
@@ -275,8 +247,8 @@ func TestRedeliveredEventIsDropped(t *testing.T) {
 			Events: []schemas.BatchedEvent{{Offset: 1, ID: "again", Type: order.Paid, Data: raw}}})
 	}, 3*time.Minute)
 	h.run(time.Hour)
-	if h.pub.find(order.MilestoneRejected) != nil || len(h.pub.names()) != 3 {
-		t.Fatalf("milestones %v: the redelivery must be dropped silently", h.pub.names())
+	if h.pub.Find(order.MilestoneRejected) != nil || len(h.pub.Names()) != 3 {
+		t.Fatalf("milestones %v: the redelivery must be dropped silently", h.pub.Names())
 	}
 }
 
@@ -293,11 +265,11 @@ func TestCancelWhileReservingReleasesTheLateReservation(t *testing.T) {
 		t.Fatalf("while the reservation runs the order is %q, want cancelling", cancelling.Status)
 	}
 	want := []string{order.MilestoneCreated, order.MilestoneCancelling, order.MilestoneStockReserved, order.MilestoneCompensated, order.MilestoneCancelled}
-	if got := h.pub.names(); !slices.Equal(got, want) {
+	if got := h.pub.Names(); !slices.Equal(got, want) {
 		t.Fatalf("milestones %v\nwant %v", got, want)
 	}
 	var step struct{ Step string }
-	_ = json.Unmarshal(h.pub.find(order.MilestoneCompensated).Data, &step)
+	_ = json.Unmarshal(h.pub.Find(order.MilestoneCompensated).Data, &step)
 	if step.Step != order.StepReserveStock {
 		t.Fatalf("compensated %q, want the late reservation released", step.Step)
 	}

@@ -8,57 +8,29 @@ import (
 	"time"
 
 	"github.com/segmentio/encoding/json"
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/sluicehq/sluice/internal/workflowtest"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
 	"github.com/sluicehq/sluice/workflows/support"
 )
 
-type published struct{ ms []schemas.Milestone }
-
-func (p *published) Publish(_ context.Context, ms []schemas.Milestone) error {
-	p.ms = append(p.ms, ms...)
-	return nil
-}
-
-func (p *published) names() []string {
-	var out []string
-	for _, m := range p.ms {
-		out = append(out, m.Name)
-	}
-	return out
-}
-
-func (p *published) all(name string) []schemas.Milestone {
-	var out []schemas.Milestone
-	for _, m := range p.ms {
-		if m.Name == name {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 type harness struct {
 	t      *testing.T
 	env    *testsuite.TestWorkflowEnvironment
-	pub    *published
+	pub    *workflowtest.Published
 	tools  *support.MemoryTools
 	offset int64
 }
 
 func newHarness(t *testing.T, p support.Policy, provider support.Provider) *harness {
-	var s testsuite.WorkflowTestSuite
-	env := s.NewTestWorkflowEnvironment()
+	pub := &workflowtest.Published{}
+	env := workflowtest.NewEnv(pub)
 	d := support.NewDomain(p)
 	env.RegisterWorkflowWithOptions(d.Workflow, workflow.RegisterOptions{Name: support.WorkflowType})
-	pub := &published{}
-	acts := &workflows.Activities{Publisher: pub}
-	env.RegisterActivityWithOptions(acts.PublishMilestones, activity.RegisterOptions{Name: workflows.PublishMilestonesActivity})
 	tools := support.NewMemoryTools(
 		support.OrderInfo{OrderID: "order-small", Status: "delivered", Amount: 2000, Currency: "EUR"},
 		support.OrderInfo{OrderID: "order-big", Status: "delivered", Amount: 50000, Currency: "EUR"},
@@ -112,7 +84,7 @@ func TestSmallRefundIsIssuedWithoutApproval(t *testing.T) {
 		support.MilestoneLLMCall, support.MilestoneToolCalled, // issue_refund
 		support.MilestoneRefundIssued,
 		support.MilestoneLLMCall, support.MilestoneReplied}
-	if got := h.pub.names(); !slices.Equal(got, want) {
+	if got := h.pub.Names(); !slices.Equal(got, want) {
 		t.Fatalf("milestones\n%v\nwant\n%v", got, want)
 	}
 	if issued := h.tools.Issued(); len(issued) != 1 || issued[0].Amount != 2000 {
@@ -121,7 +93,7 @@ func TestSmallRefundIsIssuedWithoutApproval(t *testing.T) {
 	// Every LLM call's model and tokens are on its milestone, and they add
 	// up to the ticket's usage: what cost analytics price.
 	var sum support.Usage
-	for _, m := range h.pub.all(support.MilestoneLLMCall) {
+	for _, m := range h.pub.All(support.MilestoneLLMCall) {
 		var d struct {
 			Model            string `json:"model"`
 			Provider         string `json:"provider"`
@@ -148,7 +120,7 @@ func TestLargeRefundWaitsForApproval(t *testing.T) {
 	if waiting.Status != support.StatusWaiting || waiting.Gate == nil || waiting.Gate.Amount != 50000 || len(h.tools.Issued()) != 1 {
 		t.Fatalf("before approval: %+v", waiting)
 	}
-	names := h.pub.names()
+	names := h.pub.Names()
 	req, grant, issued := slices.Index(names, support.MilestoneApprovalRequested), slices.Index(names, support.MilestoneApprovalGranted), slices.Index(names, support.MilestoneRefundIssued)
 	if req < 0 || grant < req || issued < grant || slices.Contains(names, support.MilestoneEscalated) {
 		t.Fatalf("milestones %v: want requested, granted, issued, no escalation", names)
@@ -156,7 +128,7 @@ func TestLargeRefundWaitsForApproval(t *testing.T) {
 	var g struct {
 		WaitedMs int64 `json:"waited_ms"`
 	}
-	_ = json.Unmarshal(h.pub.all(support.MilestoneApprovalGranted)[0].Data, &g)
+	_ = json.Unmarshal(h.pub.All(support.MilestoneApprovalGranted)[0].Data, &g)
 	if g.WaitedMs < 59*60*1000 {
 		t.Fatalf("approval waited %dms, want about an hour", g.WaitedMs)
 	}
@@ -175,7 +147,7 @@ func TestApprovalTimeoutEscalatesAndALateApprovalStillCounts(t *testing.T) {
 	if escalated.Status != support.StatusEscalate || escalated.Gate == nil || !escalated.Gate.Escalated {
 		t.Fatalf("after the timeout: %+v", escalated)
 	}
-	es := h.pub.all(support.MilestoneEscalated)
+	es := h.pub.All(support.MilestoneEscalated)
 	if len(es) != 1 || issuedBefore != 0 {
 		t.Fatalf("escalations %d, refunds before approval %d", len(es), issuedBefore)
 	}
@@ -188,7 +160,7 @@ func TestApprovalTimeoutEscalatesAndALateApprovalStillCounts(t *testing.T) {
 		t.Fatalf("escalated %s", es[0].Data)
 	}
 	if len(h.tools.Issued()) != 1 {
-		t.Fatalf("the late approval must still issue the refund: %v", h.pub.names())
+		t.Fatalf("the late approval must still issue the refund: %v", h.pub.Names())
 	}
 }
 
@@ -201,12 +173,12 @@ func TestDeniedRefundIsExplainedToTheCustomer(t *testing.T) {
 	if len(h.tools.Issued()) != 0 {
 		t.Fatal("a denied refund was issued")
 	}
-	replies := h.pub.all(support.MilestoneReplied)
+	replies := h.pub.All(support.MilestoneReplied)
 	if len(replies) != 1 || !strings.Contains(string(replies[0].Data), "could not refund") {
-		t.Fatalf("replies %v", h.pub.names())
+		t.Fatalf("replies %v", h.pub.Names())
 	}
-	if len(h.pub.all(support.MilestoneRejected)) != 1 {
-		t.Fatalf("the second approval must be rejected: %v", h.pub.names())
+	if len(h.pub.All(support.MilestoneRejected)) != 1 {
+		t.Fatalf("the second approval must be rejected: %v", h.pub.Names())
 	}
 }
 
@@ -229,8 +201,8 @@ func TestConversationStaysBounded(t *testing.T) {
 	if tk.Summarized+len(tk.Turns) != 42 { // 21 customer messages, 21 replies
 		t.Fatalf("%d + %d turns, want 42 in all", tk.Summarized, len(tk.Turns))
 	}
-	if len(h.pub.all(support.MilestoneReplied)) != 21 {
-		t.Fatalf("%d replies, want one per message", len(h.pub.all(support.MilestoneReplied)))
+	if len(h.pub.All(support.MilestoneReplied)) != 21 {
+		t.Fatalf("%d replies, want one per message", len(h.pub.All(support.MilestoneReplied)))
 	}
 }
 
@@ -266,7 +238,7 @@ func TestModelFailureEscalates(t *testing.T) {
 	h.at(90*time.Minute, support.CustomerMessage, support.MessageData{Text: "hello?"})
 	h.run(3 * time.Hour)
 	want := []string{support.MilestoneOpened, support.MilestoneEscalated, support.MilestoneClosed, support.MilestoneRejected}
-	if got := h.pub.names(); !slices.Equal(got, want) {
+	if got := h.pub.Names(); !slices.Equal(got, want) {
 		t.Fatalf("milestones %v, want %v", got, want)
 	}
 }
