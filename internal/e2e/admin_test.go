@@ -8,11 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/sluicehq/sluice/internal/app"
 )
 
 // TestAdminEndpoints: bridge, worker and mirror each serve /metrics,
@@ -25,22 +22,9 @@ func TestAdminEndpoints(t *testing.T) {
 	defer cancel()
 	e := startEnv(t, ctx)
 	e.cfg.MaxSignalsPerRun = 0
-	var mu sync.Mutex
-	addrs := map[string]string{}
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for name, run := range map[string]func(context.Context, *app.Config) error{"bridge": app.RunBridge, "worker": app.RunWorker, "mirror": app.RunMirror} {
-		c := *e.cfg
-		c.AdminAddr = "127.0.0.1:0"
-		c.OnAdminListening = func(a string) { mu.Lock(); addrs[name] = a; mu.Unlock() }
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = run(runCtx, &c) }()
-	}
-	t.Cleanup(func() { stop(); wg.Wait() })
+	addr := e.runComponents(t, ctx, "bridge", "worker", "mirror")
 	get := func(component, path string) (int, string) {
-		mu.Lock()
-		a := addrs[component]
-		mu.Unlock()
+		a := addr(component)
 		if a == "" {
 			return 0, component + " not listening yet"
 		}

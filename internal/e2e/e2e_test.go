@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -496,5 +497,30 @@ func TestBackfill(t *testing.T) {
 		} else if signals != first {
 			t.Fatalf("the second backfill changed the signal rows: %d, then %d", first, signals)
 		}
+	}
+}
+
+// runComponents starts bridge, worker and mirror in-process, each on its
+// own copy of the config; the ones named in withAdmin serve their admin
+// endpoint on a free port, which addr returns ("" until it listens).
+func (e *env) runComponents(t *testing.T, ctx context.Context, withAdmin ...string) (addr func(component string) string) {
+	var mu sync.Mutex
+	addrs := map[string]string{}
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for name, run := range map[string]func(context.Context, *app.Config) error{"bridge": app.RunBridge, "worker": app.RunWorker, "mirror": app.RunMirror} {
+		c := *e.cfg
+		if slices.Contains(withAdmin, name) {
+			c.AdminAddr = "127.0.0.1:0"
+			c.OnAdminListening = func(a string) { mu.Lock(); addrs[name] = a; mu.Unlock() }
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = run(runCtx, &c) }()
+	}
+	t.Cleanup(func() { stop(); wg.Wait() })
+	return func(component string) string {
+		mu.Lock()
+		defer mu.Unlock()
+		return addrs[component]
 	}
 }

@@ -7,13 +7,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/sluicehq/sluice/internal/app"
 )
 
 // TestRunbooks walks every runbook in deploy/runbooks: each `sluice` line
@@ -24,20 +21,7 @@ func TestRunbooks(t *testing.T) {
 	defer cancel()
 	e := startEnv(t, ctx)
 	e.cfg.MaxSignalsPerRun = 0
-	var adminAddr string
-	var mu sync.Mutex
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for name, run := range map[string]func(context.Context, *app.Config) error{"bridge": app.RunBridge, "worker": app.RunWorker, "mirror": app.RunMirror} {
-		c := *e.cfg
-		if name == "bridge" {
-			c.AdminAddr = "127.0.0.1:0"
-			c.OnAdminListening = func(a string) { mu.Lock(); adminAddr = a; mu.Unlock() }
-		}
-		wg.Add(1)
-		go func() { defer wg.Done(); _ = run(runCtx, &c) }()
-	}
-	t.Cleanup(func() { stop(); wg.Wait() })
+	addr := e.runComponents(t, ctx, "bridge")
 	p := newCounted(t, e.cfg.Brokers, 5, "runbook")
 	p.produce(t, ctx, e.cfg.InputTopic, 40)
 	if err := p.cl.ProduceSync(ctx, &kgo.Record{Topic: e.cfg.InputTopic, Key: []byte("acct-00000"), Value: []byte("{broken")}).FirstErr(); err != nil {
@@ -46,9 +30,7 @@ func TestRunbooks(t *testing.T) {
 	p.exact(t, ctx, e, 2*time.Minute)
 
 	bin := buildSluice(t, ctx)
-	mu.Lock()
-	admin := "http://" + adminAddr
-	mu.Unlock()
+	admin := "http://" + addr("bridge")
 	env := append(os.Environ(),
 		"PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"),
 		"SLUICE_BROKERS="+strings.Join(e.cfg.Brokers, ","),
