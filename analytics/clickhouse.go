@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"regexp"
@@ -20,6 +21,9 @@ type ClickHouseConfig struct {
 	Database string // default "sluice"
 	Username string // default "default"
 	Password string
+	// TLS, if set, speaks the native protocol over TLS (ClickHouse's
+	// tcp_port_secure, 9440 by default).
+	TLS *tls.Config
 }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -60,6 +64,7 @@ func OpenClickHouse(ctx context.Context, cfg ClickHouseConfig) (*ClickHouse, err
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{cfg.Addr},
 		Auth:        clickhouse.Auth{Database: "default", Username: cfg.Username, Password: cfg.Password},
+		TLS:         cfg.TLS,
 		DialTimeout: 5 * time.Second,
 		ReadTimeout: time.Minute, // fail fast instead of the driver's 5 minutes
 	})

@@ -29,13 +29,14 @@ type MilestoneReader struct {
 
 // NewMilestoneReader joins group on topic; a group with no committed
 // offsets starts at the start of the topic, or at its end when fromEnd.
-func NewMilestoneReader(brokers []string, topic, group string, fromEnd bool) (*MilestoneReader, error) {
+// opts (TLS, SASL) come after the reader's own.
+func NewMilestoneReader(brokers []string, topic, group string, fromEnd bool, opts ...kgo.Opt) (*MilestoneReader, error) {
 	reset := kgo.NewOffset().AtStart()
 	if fromEnd {
 		reset = kgo.NewOffset().AtEnd()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(reset), kgo.AutoCommitMarks())
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(reset), kgo.AutoCommitMarks()}, opts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/demo"
@@ -117,7 +116,7 @@ func runDev(ctx context.Context, args []string) error {
 	goRun("dashboards", func(ctx context.Context) error { return app.ServeDashboards(ctx, cfg, dashLn) })
 	if *demoOn {
 		goRun("demo producer", func(ctx context.Context) error {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+			cl, err := cfg.NewKafkaClient()
 			if err != nil {
 				return err
 			}
@@ -127,7 +126,7 @@ func runDev(ctx context.Context, args []string) error {
 			return err
 		})
 		goRun("demo stories", func(ctx context.Context) error {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(cfg.Brokers...))
+			cl, err := cfg.NewKafkaClient()
 			if err != nil {
 				return err
 			}

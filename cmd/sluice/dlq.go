@@ -12,7 +12,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/consumers"
-	"github.com/sluicehq/sluice/internal/app"
 )
 
 func init() {
@@ -40,7 +39,8 @@ func runDLQ(ctx context.Context, args []string) error {
 	verb := args[0]
 	fs := flag.NewFlagSet("dlq "+verb, flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), dlqUsage); fs.PrintDefaults() }
-	brokers := fs.String("brokers", env("SLUICE_BROKERS", ""), "Kafka bootstrap brokers ($SLUICE_BROKERS)")
+	var kf kafkaFlags
+	kf.register(fs)
 	topic := fs.String("topic", "sluice.dlq", "dead-letter topic")
 	reason := fs.String("reason", "", "only dead letters with this reason")
 	source := fs.String("source-topic", "", "only dead letters from this source topic")
@@ -52,9 +52,14 @@ func runDLQ(ctx context.Context, args []string) error {
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
-	bs := app.SplitList(*brokers)
-	if len(bs) == 0 {
-		return errors.New("no Kafka brokers: set --brokers")
+	kcfg, err := kf.config()
+	if err != nil {
+		return err
+	}
+	bs := kcfg.Brokers
+	kopts, err := kcfg.Kafka.Opts()
+	if err != nil {
+		return err
 	}
 	if (*partition < 0) != (*offset < 0) {
 		return errors.New("--partition and --offset go together")
@@ -68,7 +73,7 @@ func runDLQ(ctx context.Context, args []string) error {
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(w, "PARTITION\tOFFSET\tREASON\tSOURCE\tKEY\tERROR")
 		n, total := 0, 0
-		err := consumers.ReadDeadLetters(ctx, bs, *topic, nil, func(d consumers.DeadLetter) error {
+		err := consumers.ReadDeadLetters(ctx, bs, *topic, kopts, func(d consumers.DeadLetter) error {
 			total++
 			if match(d) && n < *limit {
 				n++
@@ -84,7 +89,7 @@ func runDLQ(ctx context.Context, args []string) error {
 			return errors.New("inspect needs --partition and --offset (see sluice dlq list)")
 		}
 		found := false
-		err := consumers.ReadDeadLetters(ctx, bs, *topic, nil, func(d consumers.DeadLetter) error {
+		err := consumers.ReadDeadLetters(ctx, bs, *topic, kopts, func(d consumers.DeadLetter) error {
 			if !match(d) {
 				return nil
 			}
@@ -102,13 +107,13 @@ func runDLQ(ctx context.Context, args []string) error {
 		}
 		return err
 	case "redrive":
-		cl, err := kgo.NewClient(kgo.SeedBrokers(bs...))
+		cl, err := kcfg.NewKafkaClient()
 		if err != nil {
 			return err
 		}
 		defer cl.Close()
 		var recs []*kgo.Record
-		err = consumers.ReadDeadLetters(ctx, bs, *topic, nil, func(d consumers.DeadLetter) error {
+		err = consumers.ReadDeadLetters(ctx, bs, *topic, kopts, func(d consumers.DeadLetter) error {
 			if !match(d) {
 				return nil
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -15,7 +16,9 @@ import (
 // connFlags are the connection and topology flags every long-running
 // subcommand shares; defaults come from SLUICE_* environment variables.
 type connFlags struct {
-	brokers, temporal, namespace, clickhouse, chDB, chUser string
+	kafkaFlags
+	securityFlags
+	temporal, namespace, clickhouse, chDB, chUser          string
 	input, milestones, dlq, group, taskQueue, idPrefix     string
 	logFormat, logLevel, routes                            string
 	orders, tickets, llmURL, llmModel, adminAddr           string
@@ -31,7 +34,8 @@ func env(name, def string) string {
 }
 
 func (c *connFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.brokers, "brokers", env("SLUICE_BROKERS", ""), "Kafka bootstrap brokers, comma-separated ($SLUICE_BROKERS)")
+	c.kafkaFlags.register(fs)
+	c.securityFlags.register(fs)
 	fs.StringVar(&c.temporal, "temporal", env("SLUICE_TEMPORAL", ""), "Temporal frontend host:port ($SLUICE_TEMPORAL)")
 	fs.StringVar(&c.namespace, "namespace", env("SLUICE_NAMESPACE", "default"), "Temporal namespace ($SLUICE_NAMESPACE)")
 	fs.StringVar(&c.clickhouse, "clickhouse", env("SLUICE_CLICKHOUSE", ""), "ClickHouse native-protocol host:port ($SLUICE_CLICKHOUSE)")
@@ -61,12 +65,16 @@ func (c *connFlags) config() (*app.Config, error) {
 		return nil, err
 	}
 	cfg := &app.Config{
-		Brokers: app.SplitList(c.brokers), TemporalAddr: c.temporal, Namespace: c.namespace,
+		TemporalAddr: c.temporal, Namespace: c.namespace,
 		InputTopic: c.input, MilestoneTopic: c.milestones, DLQTopic: c.dlq, Group: c.group,
 		TaskQueue: c.taskQueue, WorkflowIDPrefix: c.idPrefix, RoutesFile: c.routes, Logger: log,
 	}
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
-	cfg.ClickHouse.Password = os.Getenv("SLUICE_CLICKHOUSE_PASSWORD")
+	c.kafkaFlags.apply(cfg)
+	// Security first and alone: a wrong file or mechanism is the fix to make.
+	if err := errors.Join(c.securityFlags.apply(cfg), cfg.Kafka.Validate(), cfg.Temporal.Validate()); err != nil {
+		return nil, err
+	}
 	cfg.OrdersTopic, cfg.TicketsTopic = c.orders, c.tickets
 	cfg.AdminAddr = c.adminAddr
 	cfg.LLM = app.LLMConfig{URL: c.llmURL, Model: c.llmModel, APIKey: os.Getenv("SLUICE_LLM_API_KEY")}

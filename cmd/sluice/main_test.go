@@ -102,6 +102,14 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"offsets", []string{"reset", "--brokers", "x:1"}, "set --topic"},
 		{"offsets", []string{"reset", "--brokers", "x:1", "--topic", "t", "--to-time", "noon"}, "RFC 3339"},
 		{"inspect", []string{"--temporal", "x:1"}, "set --workflow-id"},
+		{"bridge", []string{"--kafka-password", "hunter2"}, "secrets are not taken from flags"},
+		{"mirror", []string{"--clickhouse-password", "hunter2"}, "$SLUICE_CLICKHOUSE_PASSWORD_FILE"},
+		{"worker", []string{"--temporal-api-key", "k"}, "$SLUICE_TEMPORAL_API_KEY"},
+		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--kafka-sasl", "SCRAM-SHA-512", "--kafka-user", "u"}, "$SLUICE_KAFKA_PASSWORD"},
+		{"dlq", []string{"list", "--brokers", "x:1", "--kafka-sasl", "GSSAPI"}, "want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
+		{"produce", []string{"--brokers", "x:1", "--generate", "1", "--kafka-tls-ca", "/nonexistent/ca.pem"}, "kafka TLS CA"},
+		{"mirror", []string{"--temporal", "x:1", "--clickhouse", "x:2", "--temporal-tls-cert", "/c.pem"}, "temporal TLS: a client certificate needs both"},
+		{"mirror", []string{"--temporal", "x:1", "--clickhouse", "x:2", "--clickhouse-tls-ca", "/nonexistent/ca.pem"}, "clickhouse TLS CA"},
 		{"inspect", []string{"--workflow-id", "w", "--query", "sluice.everything"}, "--query"},
 	}
 	for _, c := range cases {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/demo"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/schemas/producer"
@@ -24,7 +23,8 @@ func init() {
 
 func runProduce(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
-	brokers := fs.String("brokers", env("SLUICE_BROKERS", ""), "Kafka bootstrap brokers ($SLUICE_BROKERS)")
+	var kf kafkaFlags
+	kf.register(fs)
 	topic := fs.String("topic", "sluice.events", "topic to produce to")
 	file := fs.String("file", "", "JSON-lines file, one CloudEvent (JSON) per line; the key is the event's subject (- for stdin); validated whole before anything is sent")
 	generate := fs.Int("generate", 0, "generate this many demo ledger events instead of reading a file")
@@ -34,10 +34,8 @@ func runProduce(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	var errs []error
-	if len(app.SplitList(*brokers)) == 0 {
-		errs = append(errs, errors.New("no Kafka brokers: set --brokers"))
-	}
+	kcfg, err := kf.config()
+	errs := []error{err}
 	if (*file == "") == (*generate <= 0) {
 		errs = append(errs, errors.New("give exactly one of --file or --generate N"))
 	}
@@ -55,7 +53,7 @@ func runProduce(ctx context.Context, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.SplitList(*brokers)...))
+	cl, err := kcfg.NewKafkaClient()
 	if err != nil {
 		return err
 	}

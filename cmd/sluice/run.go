@@ -73,6 +73,7 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	logSecurity(cfg)
 	if createTopics {
 		if err := app.EnsureTopics(ctx, cfg); err != nil {
 			return err

@@ -34,6 +34,7 @@ import (
 	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/admin"
+	"github.com/sluicehq/sluice/internal/secure"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
 	"github.com/sluicehq/sluice/workflows/ledger"
@@ -47,6 +48,10 @@ type Config struct {
 	TemporalAddr string   // host:port of the Temporal frontend
 	Namespace    string   // default "default"
 	ClickHouse   analytics.ClickHouseConfig
+	// Kafka and Temporal are how every client authenticates (TLS, SASL,
+	// API key); the zero values are plaintext, as the embedded stack is.
+	Kafka    secure.Kafka
+	Temporal secure.Temporal
 
 	InputTopic string // default "sluice.events"
 	// OrdersTopic and TicketsTopic feed the order and support domains when
@@ -137,6 +142,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("no Temporal address: set --temporal host:7233"))
 	}
 	if err := c.LLM.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Temporal.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	topics := map[string]string{}
@@ -239,21 +250,49 @@ func supportActivities(c *Config) *support.Activities {
 
 // DialTemporal connects to Temporal with the SDK logging through slog.
 func DialTemporal(ctx context.Context, c *Config) (client.Client, error) {
-	cl, err := client.DialContext(ctx, client.Options{
+	o := client.Options{
 		HostPort:  c.TemporalAddr,
 		Namespace: c.Namespace,
 		Logger:    tlog.NewStructuredLogger(c.Logger.With("component", "temporal-sdk")),
-	})
+	}
+	if err := c.Temporal.Apply(&o); err != nil {
+		return nil, err
+	}
+	cl, err := client.DialContext(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("temporal %s: %w", c.TemporalAddr, err)
 	}
 	return cl, nil
 }
 
+// NewKafkaClient is a Kafka client on the configured brokers and security,
+// with extra options after them.
+func (c *Config) NewKafkaClient(extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := c.KafkaOpts()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := kgo.NewClient(append(opts, extra...)...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	return cl, nil
+}
+
+// KafkaOpts are the options every Kafka client of this config starts with:
+// the brokers, TLS and SASL.
+func (c *Config) KafkaOpts() ([]kgo.Opt, error) {
+	sec, err := c.Kafka.Opts()
+	if err != nil {
+		return nil, err
+	}
+	return append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, sec...), nil
+}
+
 // EnsureTopics creates the input, milestone and dead-letter topics if they
 // do not exist yet.
 func EnsureTopics(ctx context.Context, c *Config) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	cl, err := c.NewKafkaClient()
 	if err != nil {
 		return err
 	}
@@ -339,8 +378,13 @@ func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
 		tc.Close()
 		return nil, err
 	}
+	kopts, err := c.Kafka.Opts()
+	if err != nil {
+		tc.Close()
+		return nil, err
+	}
 	g, err := consumers.NewGroup(consumers.Config{
-		Brokers: c.Brokers, Group: c.Group, Topics: topics, TopicPatterns: patterns, Routes: routes, DLQTopic: c.DLQTopic,
+		ClientOpts: kopts, Brokers: c.Brokers, Group: c.Group, Topics: topics, TopicPatterns: patterns, Routes: routes, DLQTopic: c.DLQTopic,
 		MaxPollRecords: c.MaxPollRecords, MaxEventBytes: c.MaxEventBytes,
 		Logger: c.Logger.With("component", "consumer"),
 	}, d)
@@ -371,7 +415,7 @@ func RunBridge(ctx context.Context, c *Config) error {
 		return err
 	}
 	stop, err := serveAdmin(ctx, c, func(s *admin.Server) error {
-		kc, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+		kc, err := c.NewKafkaClient()
 		if err != nil {
 			return err
 		}
@@ -427,7 +471,7 @@ func RunWorker(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer tc.Close()
-	kc, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.ProducerLinger(0))
+	kc, err := c.NewKafkaClient(kgo.ProducerLinger(0))
 	if err != nil {
 		return err
 	}
@@ -499,7 +543,11 @@ func RunMirror(ctx context.Context, c *Config) error {
 	if len(c.Brokers) == 0 {
 		return m.Run(ctx)
 	}
-	r, err := consumers.NewMilestoneReader(c.Brokers, c.MilestoneTopic, c.Group+"-mirror", c.MirrorHintsOnly)
+	kopts, err := c.Kafka.Opts()
+	if err != nil {
+		return err
+	}
+	r, err := consumers.NewMilestoneReader(c.Brokers, c.MilestoneTopic, c.Group+"-mirror", c.MirrorHintsOnly, kopts...)
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // ResetTarget says where `sluice offsets reset` moves a group: exactly one
@@ -42,7 +41,7 @@ func ResetOffsets(ctx context.Context, c *Config, group, topic string, partition
 	if n != 1 {
 		return nil, errors.New("say where to: exactly one of --to-start, --to-end, --to-time or --to-offset")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	cl, err := c.NewKafkaClient()
 	if err != nil {
 		return nil, err
 	}

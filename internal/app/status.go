@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/sluicehq/sluice/analytics"
@@ -34,7 +33,7 @@ type Status struct {
 func GetStatus(ctx context.Context, c *Config) (Status, error) {
 	st := Status{Lag: map[string]int64{}}
 	if len(c.Brokers) > 0 {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+		cl, err := c.NewKafkaClient()
 		if err != nil {
 			return st, err
 		}

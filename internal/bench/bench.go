@@ -125,9 +125,9 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 
 	tr := newTracker()
 	wg.Add(1)
-	go func() { defer wg.Done(); tr.consume(ctx, base.Brokers, base.MilestoneTopic, log) }()
+	go func() { defer wg.Done(); tr.consume(ctx, &base, log) }()
 
-	prod, err := kgo.NewClient(kgo.SeedBrokers(base.Brokers...), kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedRecords(200_000))
+	prod, err := base.NewKafkaClient(kgo.ProducerLinger(time.Millisecond), kgo.MaxBufferedRecords(200_000))
 	if err != nil {
 		return nil, err
 	}
@@ -319,7 +319,7 @@ func runNaivePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *wo
 		return Result{}, err
 	}
 	defer tc.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...), kgo.ConsumerGroup(c.Group), kgo.ConsumeTopics(c.InputTopic),
+	cl, err := c.NewKafkaClient(kgo.ConsumerGroup(c.Group), kgo.ConsumeTopics(c.InputTopic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		return Result{}, err

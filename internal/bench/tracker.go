@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -48,8 +49,8 @@ func (t *tracker) expect(ph *phase, id string, at time.Time) {
 	t.mu.Unlock()
 }
 
-func (t *tracker) consume(ctx context.Context, brokers []string, topic string, log *slog.Logger) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+func (t *tracker) consume(ctx context.Context, c *app.Config, log *slog.Logger) {
+	cl, err := c.NewKafkaClient(kgo.ConsumeTopics(c.MilestoneTopic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		log.Error("bench: milestone consumer", "err", err)
 		return
