@@ -16,7 +16,8 @@ func init() {
   sluice status --brokers kafka:9092 --temporal temporal:7233 --clickhouse clickhouse:9000
 
 Asks each configured system and prints one line per number; a system that
-does not answer says so on its line instead of failing the command.`)
+does not answer says so on its line, the other lines still print, and the
+command exits 1 naming what it could not read (scripts and probes notice).`)
 			fs.PrintDefaults()
 		}
 		var c connFlags
@@ -35,6 +36,6 @@ does not answer says so on its line instead of failing the command.`)
 		for _, l := range st.Lines() {
 			fmt.Println(l)
 		}
-		return nil
+		return st.Err()
 	})
 }

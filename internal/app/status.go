@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -101,6 +102,21 @@ func topicRecords(ctx context.Context, adm *kadm.Client, topic string) (int64, e
 		}
 	})
 	return n, nil
+}
+
+// Err names the systems that did not answer; nil when all did.
+func (s *Status) Err() error {
+	var failed []string
+	for name, err := range map[string]error{"consumer lag": s.LagErr, "dead letters": s.DLQErr, "workflows": s.TemporalErr, "mirror": s.ClickHouseEr} {
+		if err != nil {
+			failed = append(failed, name)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	slices.Sort(failed)
+	return fmt.Errorf("could not read: %s (see the lines above)", strings.Join(failed, ", "))
 }
 
 // Lines renders the status for a terminal.

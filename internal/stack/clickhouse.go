@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,8 @@ type ClickHouse struct {
 	Addr string
 	// HTTPURL is the HTTP interface, e.g. http://127.0.0.1:8123.
 	HTTPURL string
+	// SecureAddr is the native protocol over TLS (with Options.ClickHouseTLS).
+	SecureAddr string
 	LogFile string
 
 	proc                  *child
@@ -63,10 +66,40 @@ func clickHouseOnFreePorts(ctx context.Context, o *Options, dir string) (*ClickH
 	}
 	cfgPath := filepath.Join(dataDir, "config.xml")
 	usersPath := filepath.Join(dataDir, "users.xml")
-	if err := os.WriteFile(cfgPath, []byte(clickhouseConfig(dataDir, tcp, httpPort, usersPath)), 0o644); err != nil {
+	conf := clickhouseConfig(dataDir, tcp, httpPort, usersPath)
+	if t := o.ClickHouseTLS; t != nil {
+		secure, err := pickPort(0)
+		if err != nil {
+			return nil, err
+		}
+		c.SecureAddr = fmt.Sprintf("127.0.0.1:%d", secure)
+		conf = strings.Replace(conf, "</yandex>", fmt.Sprintf(`  <tcp_port_secure>%d</tcp_port_secure>
+  <openSSL>
+    <server>
+      <certificateFile>%s</certificateFile>
+      <privateKeyFile>%s</privateKeyFile>
+      <verificationMode>none</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+    </server>
+  </openSSL>
+</yandex>`, secure, t.CertFile, t.KeyFile), 1)
+	}
+	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(usersPath, []byte(clickhouseUsers), 0o644); err != nil {
+	users := clickhouseUsers
+	if u := o.ClickHouseUser; u != nil {
+		sum := sha256.Sum256([]byte(u.Password))
+		users = strings.Replace(users, "  </users>", fmt.Sprintf(`    <%[1]s>
+      <password_sha256_hex>%[2]x</password_sha256_hex>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </%[1]s>
+  </users>`, u.Name, sum), 1)
+	}
+	if err := os.WriteFile(usersPath, []byte(users), 0o644); err != nil {
 		return nil, err
 	}
 	c.bin, c.cfgPath, c.dataDir = bin, cfgPath, dataDir

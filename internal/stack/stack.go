@@ -36,6 +36,11 @@ type Options struct {
 	// Partitions is the default partition count of auto-created topics,
 	// overriding the default 12.
 	Partitions int
+	// ClickHouseTLS, if set, also serves the native protocol over TLS with
+	// this certificate (ClickHouse.SecureAddr); ClickHouseUser adds a user
+	// with a password next to the passwordless default. Security tests use them.
+	ClickHouseTLS  *CertFiles
+	ClickHouseUser *User
 	// Binaries; empty means look in the repo's .tools/bin, then PATH.
 	TemporalBin   string
 	ClickHouseBin string
@@ -43,6 +48,12 @@ type Options struct {
 	// default 2 minutes (a cold SQLite Temporal takes a few seconds).
 	StartTimeout time.Duration
 }
+
+// CertFiles are a PEM certificate and its key.
+type CertFiles struct{ CertFile, KeyFile string }
+
+// User is a name and a password.
+type User struct{ Name, Password string }
 
 func (o *Options) partitions() int {
 	if o.Partitions > 0 {
