@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/demo"
 	"github.com/sluicehq/sluice/internal/stack"

@@ -18,12 +18,12 @@ import (
 type connFlags struct {
 	kafkaFlags
 	securityFlags
-	temporal, namespace, clickhouse, chDB, chUser          string
-	input, milestones, dlq, group, taskQueue, idPrefix     string
-	logFormat, logLevel, routes                            string
-	orders, tickets, llmURL, llmModel, adminAddr           string
-	approvalAbove                                          int64
-	approvalTimeout                                        time.Duration
+	temporal, namespace, clickhouse, chDB, chUser      string
+	input, milestones, dlq, group, taskQueue, idPrefix string
+	logFormat, logLevel, routes                        string
+	orders, tickets, llmURL, llmModel, adminAddr       string
+	approvalAbove                                      int64
+	approvalTimeout                                    time.Duration
 }
 
 func env(name, def string) string {

@@ -31,9 +31,12 @@ type Gateway struct {
 
 type rawCodec struct{}
 
-func (rawCodec) Marshal(v any) ([]byte, error)      { return *(v.(*[]byte)), nil }
-func (rawCodec) Unmarshal(data []byte, v any) error { *(v.(*[]byte)) = append([]byte(nil), data...); return nil }
-func (rawCodec) Name() string                       { return "proto" }
+func (rawCodec) Marshal(v any) ([]byte, error) { return *(v.(*[]byte)), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error {
+	*(v.(*[]byte)) = append([]byte(nil), data...)
+	return nil
+}
+func (rawCodec) Name() string { return "proto" }
 
 // NewGateway listens on 127.0.0.1 and forwards to target until t ends.
 func NewGateway(t testing.TB, serverTLS *tls.Config, target, apiKey string) *Gateway {
@@ -81,4 +84,3 @@ func NewGateway(t testing.TB, serverTLS *tls.Config, target, apiKey string) *Gat
 	t.Cleanup(func() { srv.Stop(); up.Close() })
 	return g
 }
-

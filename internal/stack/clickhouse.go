@@ -23,7 +23,7 @@ type ClickHouse struct {
 	HTTPURL string
 	// SecureAddr is the native protocol over TLS (with Options.ClickHouseTLS).
 	SecureAddr string
-	LogFile string
+	LogFile    string
 
 	proc                  *child
 	bin, cfgPath, dataDir string
