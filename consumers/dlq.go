@@ -175,3 +175,64 @@ func RedriveRecord(dlqTopic string, d DeadLetter, to string) *kgo.Record {
 	})
 	return &kgo.Record{Topic: to, Key: d.Key, Value: d.Value, Headers: hs}
 }
+
+// DeadLetterFilter selects dead letters; zero fields match every one.
+type DeadLetterFilter struct {
+	Reason      string
+	SourceTopic string
+	// At, if set, selects the one dead letter at this partition and offset.
+	At *Position
+}
+
+// Position is a record's place in a topic.
+type Position struct {
+	Partition int32
+	Offset    int64
+}
+
+// Match reports whether d is selected.
+func (f DeadLetterFilter) Match(d DeadLetter) bool {
+	return (f.Reason == "" || d.Reason == f.Reason) && (f.SourceTopic == "" || d.SourceTopic == f.SourceTopic) &&
+		(f.At == nil || (d.Partition == f.At.Partition && d.Offset == f.At.Offset))
+}
+
+// Redriven is one dead letter and the topic it goes (or would go) back to.
+type Redriven struct {
+	DeadLetter
+	To string
+}
+
+// Redrive puts every selected dead letter back on its source topic (or on
+// to), with its key, value and headers; each is called once per dead
+// letter before anything is sent, so a dry run shows the whole plan. A dead
+// letter without a source topic and no to stops the redrive before any
+// send.
+func Redrive(ctx context.Context, brokers []string, opts []kgo.Opt, dlqTopic string, f DeadLetterFilter, to string, dryRun bool, each func(Redriven)) (int, error) {
+	var recs []*kgo.Record
+	err := ReadDeadLetters(ctx, brokers, dlqTopic, opts, func(d DeadLetter) error {
+		if !f.Match(d) {
+			return nil
+		}
+		if d.SourceTopic == "" && to == "" {
+			return fmt.Errorf("dead letter %d/%d names no source topic; redrive it to a named topic", d.Partition, d.Offset)
+		}
+		r := RedriveRecord(dlqTopic, d, to)
+		if each != nil {
+			each(Redriven{DeadLetter: d, To: r.Topic})
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil || dryRun || len(recs) == 0 {
+		return len(recs), err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)...)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		return 0, err
+	}
+	return len(recs), nil
+}

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/demo"
+	"github.com/sluicehq/sluice/internal/secure"
 	"github.com/sluicehq/sluice/internal/stack"
 )
 
@@ -92,10 +96,15 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	// One admin endpoint, the bridge's (the three components share a
 	// process; its readiness covers Kafka and Temporal).
-	adminURL := make(chan string, 1)
+	adminCh := make(chan string, 1)
 	bcfg := *cfg
 	bcfg.AdminAddr = *adminAddr
-	bcfg.OnAdminListening = func(a string) { adminURL <- "http://" + a }
+	tokenFile, err := devAdminToken(st.StateDir)
+	if err != nil {
+		return err
+	}
+	bcfg.AdminToken = secure.FileSecret("SLUICE_ADMIN_TOKEN", tokenFile)
+	bcfg.OnAdminListening = func(a string) { adminCh <- "http://" + a }
 	for name, run := range map[string]func(context.Context, *app.Config) error{"worker": app.RunWorker, "bridge": app.RunBridge, "mirror": app.RunMirror} {
 		c := cfg
 		if name == "bridge" {
@@ -103,9 +112,9 @@ func runDev(ctx context.Context, args []string) error {
 		}
 		goRun(name, func(ctx context.Context) error { return run(ctx, c) })
 	}
-	admin := "(not listening)"
+	adminAt := "(not listening)"
 	select {
-	case admin = <-adminURL:
+	case adminAt = <-adminCh:
 	case err := <-errc:
 		cancel()
 		wg.Wait()
@@ -135,7 +144,7 @@ func runDev(ctx context.Context, args []string) error {
 			return s.Run(ctx, cl)
 		})
 	}
-	printBanner(st, cfg, *demoOn, "http://"+dashLn.Addr().String()+"/", admin)
+	printBanner(st, cfg, *demoOn, "http://"+dashLn.Addr().String()+"/", adminAt, tokenFile)
 
 	select {
 	case <-ctx.Done():
@@ -148,7 +157,7 @@ func runDev(ctx context.Context, args []string) error {
 	return err
 }
 
-func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool, dashURL, adminURL string) {
+func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool, dashURL, adminURL, tokenFile string) {
 	ui := st.Temporal.UIURL
 	if ui == "" {
 		ui = "(headless)"
@@ -159,6 +168,8 @@ Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
 
   Sluice dashboards  %s
   Sluice admin       %s/metrics  %s/readyz
+                     export SLUICE_ADMIN_URL=%s SLUICE_ADMIN_TOKEN_FILE=%s
+                     then: sluice pause --topic %s   (resume, paused; deploy/runbooks)
   Temporal Web UI    %s
   Temporal frontend  %s     temporal workflow list --address %s
   Kafka bootstrap    %s   (kfake: an in-process test broker, not for production)
@@ -170,7 +181,7 @@ Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
 
 Sample query (history mirrored into ClickHouse):
   curl -s '%s/' --data-binary '%s'
-`, st.StateDir, dashURL, adminURL, adminURL, ui, st.Temporal.HostPort, st.Temporal.HostPort, strings.Join(st.Kafka.Brokers, ","),
+`, st.StateDir, dashURL, adminURL, adminURL, adminURL, tokenFile, cfg.InputTopic, ui, st.Temporal.HostPort, st.Temporal.HostPort, strings.Join(st.Kafka.Brokers, ","),
 		cfg.InputTopic, cfg.OrdersTopic, cfg.TicketsTopic, cfg.MilestoneTopic, cfg.DLQTopic, llmName(cfg), st.ClickHouse.Addr, st.ClickHouse.HTTPURL, demoOn,
 		st.ClickHouse.HTTPURL, q)
 }
@@ -195,4 +206,22 @@ func llmName(cfg *app.Config) string {
 		return "offline deterministic model (set --llm-url and $SLUICE_LLM_API_KEY for a real one)"
 	}
 	return cfg.LLM.Model + " at " + cfg.LLM.URL
+}
+
+// devAdminToken makes (once) a random admin token in the state directory,
+// readable only by its owner, so the dev stack's admin actions are guarded
+// like production's without anyone typing a secret.
+func devAdminToken(stateDir string) (string, error) {
+	path, err := filepath.Abs(filepath.Join(stateDir, "admin-token"))
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return path, os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600)
 }

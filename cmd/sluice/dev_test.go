@@ -89,6 +89,18 @@ func TestDevCommand(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return regexp.MustCompile(`(?m)^sluice_bridge_events_total [1-9]`).Match(b)
 	})
+	// The banner's export line is all it takes to pause and resume a topic.
+	export := regexp.MustCompile(`export (SLUICE_ADMIN_URL=\S+) (SLUICE_ADMIN_TOKEN_FILE=\S+)`).FindStringSubmatch(banner)
+	if export == nil {
+		t.Fatalf("banner lacks the admin export line:\n%s", banner)
+	}
+	for _, verb := range []string{"pause", "resume"} {
+		cmd := exec.CommandContext(ctx, bin, verb, "--topic", "sluice.events")
+		cmd.Env = append(os.Environ(), export[1], export[2], "SLUICE_ADMIN_TOKEN=")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), map[string]string{"pause": "paused: sluice.events", "resume": "nothing paused"}[verb]) {
+			t.Fatalf("sluice %s with the banner's settings: %v\n%s", verb, err, out)
+		}
+	}
 	// The dashboards page the banner points at serves every dashboard, the
 	// throughput one with the demo traffic in it.
 	dash := regexp.MustCompile(`Sluice dashboards  (\S+)`).FindStringSubmatch(banner)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/sluicehq/sluice/consumers"
 )
 
@@ -64,10 +62,11 @@ func runDLQ(ctx context.Context, args []string) error {
 	if (*partition < 0) != (*offset < 0) {
 		return errors.New("--partition and --offset go together")
 	}
-	match := func(d consumers.DeadLetter) bool {
-		return (*reason == "" || d.Reason == *reason) && (*source == "" || d.SourceTopic == *source) &&
-			(*partition < 0 || (d.Partition == int32(*partition) && d.Offset == *offset))
+	filter := consumers.DeadLetterFilter{Reason: *reason, SourceTopic: *source}
+	if *partition >= 0 {
+		filter.At = &consumers.Position{Partition: int32(*partition), Offset: *offset}
 	}
+	match := filter.Match
 	switch verb {
 	case "list":
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -107,32 +106,17 @@ func runDLQ(ctx context.Context, args []string) error {
 		}
 		return err
 	case "redrive":
-		cl, err := kcfg.NewKafkaClient()
-		if err != nil {
-			return err
-		}
-		defer cl.Close()
-		var recs []*kgo.Record
-		err = consumers.ReadDeadLetters(ctx, bs, *topic, kopts, func(d consumers.DeadLetter) error {
-			if !match(d) {
-				return nil
-			}
-			if d.SourceTopic == "" && *to == "" {
-				return fmt.Errorf("dead letter %d/%d names no source topic; pass --to", d.Partition, d.Offset)
-			}
-			r := consumers.RedriveRecord(*topic, d, *to)
-			fmt.Printf("%s %d/%d (%s) → %s key %q\n", map[bool]string{true: "would redrive", false: "redrive"}[*dry], d.Partition, d.Offset, d.Reason, r.Topic, d.Key)
-			recs = append(recs, r)
-			return nil
+		n, err := consumers.Redrive(ctx, bs, kopts, *topic, filter, *to, *dry, func(r consumers.Redriven) {
+			fmt.Printf("%s %d/%d (%s) → %s key %q\n", map[bool]string{true: "would redrive", false: "redrive"}[*dry], r.Partition, r.Offset, r.Reason, r.To, r.Key)
 		})
-		if err != nil || *dry || len(recs) == 0 {
-			fmt.Printf("%d dead letters matched\n", len(recs))
+		if err != nil && strings.Contains(err.Error(), "names no source topic") {
+			err = fmt.Errorf("%w (pass --to)", err)
+		}
+		if err != nil || *dry || n == 0 {
+			fmt.Printf("%d dead letters matched\n", n)
 			return err
 		}
-		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-			return err
-		}
-		fmt.Printf("redrove %d dead letters\n", len(recs))
+		fmt.Printf("redrove %d dead letters\n", n)
 		return nil
 	}
 	fmt.Fprintln(os.Stderr, dlqUsage)

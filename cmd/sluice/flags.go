@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/workflows/support"
 )
@@ -72,11 +73,15 @@ func (c *connFlags) config() (*app.Config, error) {
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
 	c.kafkaFlags.apply(cfg)
 	// Security first and alone: a wrong file or mechanism is the fix to make.
-	if err := errors.Join(c.securityFlags.apply(cfg), cfg.Kafka.Validate(), cfg.Temporal.Validate()); err != nil {
+	var tokenErr error
+	if cfg.AdminToken.IsSet() {
+		tokenErr = cfg.AdminToken.Validate()
+	}
+	if err := errors.Join(c.securityFlags.apply(cfg), cfg.Kafka.Validate(), cfg.Temporal.Validate(), tokenErr); err != nil {
 		return nil, err
 	}
 	cfg.OrdersTopic, cfg.TicketsTopic = c.orders, c.tickets
-	cfg.AdminAddr = c.adminAddr
+	cfg.AdminAddr, cfg.AdminToken = c.adminAddr, admin.Token()
 	cfg.LLM = app.LLMConfig{URL: c.llmURL, Model: c.llmModel, APIKey: os.Getenv("SLUICE_LLM_API_KEY")}
 	if c.approvalAbove <= 0 || c.approvalTimeout <= 0 {
 		return nil, fmt.Errorf("--support-approval-above %d and --support-approval-timeout %s must be positive", c.approvalAbove, c.approvalTimeout)

@@ -1,11 +1,14 @@
 // Package admin is the admin HTTP endpoint every long-running sluice
 // process serves: Prometheus /metrics, /healthz (the process is up) and
-// /readyz (every dependency answers). The type to know is [Server].
+// /readyz (every dependency answers), and the state-changing actions
+// (pause, resume, redrive) on POST /admin/<name> behind a bearer token.
+// The type to know is [Server].
 package admin
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"slices"
@@ -16,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/encoding/json"
+
+	"github.com/sluicehq/sluice/internal/secure"
 )
 
 // Check reports whether one dependency is usable. Its error is shown on
@@ -25,9 +30,14 @@ type Check func(ctx context.Context) error
 // Server is the admin endpoint.
 type Server struct {
 	Registry *prometheus.Registry
+	// Token guards the actions (POST /admin/<name>); unset turns them off.
+	Token  secure.Secret
+	Logger *slog.Logger
 
-	mu     sync.Mutex
-	checks map[string]Check
+	mu      sync.Mutex
+	checks  map[string]Check
+	actions map[string]Action
+	views   map[string]View
 }
 
 // New returns a server whose registry already holds the Go runtime and
@@ -35,7 +45,7 @@ type Server struct {
 func New() *Server {
 	r := prometheus.NewRegistry()
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &Server{Registry: r, checks: map[string]Check{}}
+	return &Server{Registry: r, checks: map[string]Check{}, actions: map[string]Action{}, views: map[string]View{}}
 }
 
 // AddCheck adds a readiness check under a name ("kafka", "temporal"...).
@@ -54,6 +64,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", s.ready)
+	mux.HandleFunc("/admin/", s.admin)
 	return mux
 }
 

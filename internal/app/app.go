@@ -88,6 +88,9 @@ type Config struct {
 	// empty serves nothing. OnAdminListening, if set, gets the bound address.
 	AdminAddr        string
 	OnAdminListening func(addr string)
+	// AdminToken guards the admin actions (pause, resume, redrive); unset
+	// turns them off.
+	AdminToken secure.Secret
 	// MirrorHintsOnly turns the mirror's visibility sweeps off and reads
 	// milestones from the end of the topic: only what happens from now on
 	// is mirrored (the benchmark measures that path alone).
@@ -423,6 +426,7 @@ func RunBridge(ctx context.Context, c *Config) error {
 		s.Registry.MustRegister(&bridgeCollector{b: b, adm: kadm.NewClient(kc), group: c.Group})
 		s.AddCheck("kafka", kafkaCheck(kc))
 		s.AddCheck("temporal", temporalCheck(b.tc))
+		addBridgeActions(s, c, b)
 		return nil
 	})
 	if err != nil {
@@ -439,6 +443,7 @@ func serveAdmin(ctx context.Context, c *Config, setup func(*admin.Server) error)
 		return func() {}, nil
 	}
 	s := admin.New()
+	s.Token, s.Logger = c.AdminToken, c.Logger.With("component", "admin")
 	if err := setup(s); err != nil {
 		return nil, err
 	}

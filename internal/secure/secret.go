@@ -35,6 +35,9 @@ func EnvSecret(name string) Secret {
 	return Secret{name: name, value: os.Getenv(name), file: os.Getenv(name + "_FILE")}
 }
 
+// FileSecret is the secret in a file, as if $name_FILE named it.
+func FileSecret(name, path string) Secret { return Secret{name: name, file: path} }
+
 // StaticSecret wraps a value held in memory (tests, embedded callers).
 func StaticSecret(v string) Secret { return Secret{name: "(static)", value: v} }
 
