@@ -103,6 +103,8 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"offsets", []string{"reset", "--brokers", "x:1", "--topic", "t", "--to-time", "noon"}, "RFC 3339"},
 		{"inspect", []string{"--temporal", "x:1"}, "set --workflow-id"},
 		{"pause", nil, "set --admin-url"},
+		{"check", nil, "nothing to check"},
+		{"check", []string{"--only", "redis"}, "want kafka, temporal or clickhouse"},
 		{"pause", []string{"--admin-url", "http://127.0.0.1:1"}, "--topic"},
 		{"resume", []string{"--admin-token", "x"}, "secrets are not taken from flags"},
 		{"pause", []string{"--admin-url", "ftp://x", "--topic", "t"}, "want http://host:port"},

@@ -134,6 +134,11 @@ func TestSecuredStack(t *testing.T) {
 	if out, err := run(nil, "status"); err != nil || !strings.Contains(out, "sluice.events") {
 		t.Fatalf("status through every secured connection: %v\n%s", err, out)
 	}
+	out, err := run(nil, "check")
+	t.Logf("sluice check:\n%s", out)
+	if err != nil || strings.Count(out, " ok ") != 3 || !strings.Contains(out, "SASL SCRAM-SHA-512") || !strings.Contains(out, `client certificate "sluice" expires`) {
+		t.Fatalf("check with the right credentials: %v\n%s", err, out)
+	}
 	if gw.Refused.Load() != 0 {
 		t.Fatalf("the gateway refused %d calls carrying the key", gw.Refused.Load())
 	}
@@ -146,13 +151,13 @@ func TestSecuredStack(t *testing.T) {
 		"SLUICE_CLICKHOUSE_PASSWORD_FILE": file("wrong-ch", "nope-ch-S3cret"),
 	} {
 		cctx, ccancel := context.WithTimeout(ctx, 30*time.Second)
-		cmd := exec.CommandContext(cctx, bin, "status")
+		cmd := exec.CommandContext(cctx, bin, "check")
 		cmd.Env = append(env, name+"="+wrong)
 		out, err := cmd.CombinedOutput()
 		ccancel()
 		outputs = append(outputs, func() *lockedBuffer { b := &lockedBuffer{}; b.Write(out); return b }())
-		if err == nil {
-			t.Errorf("status with a wrong %s succeeded:\n%s", name, out)
+		if err == nil || strings.Count(string(out), " FAIL ") != 1 {
+			t.Errorf("check with a wrong %s: %v, want exactly that dependency to fail:\n%s", name, err, out)
 		}
 	}
 	if gw.Refused.Load() == 0 {
