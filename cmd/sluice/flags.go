@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/internal/secure"
 	"github.com/sluicehq/sluice/workflows/support"
 )
 
@@ -27,7 +28,13 @@ type connFlags struct {
 	approvalTimeout                                    time.Duration
 }
 
+// envRead records every environment variable a registered flag set reads,
+// so the deployment tests can check compose and Kubernetes files set only
+// real ones.
+var envRead = map[string]bool{}
+
 func env(name, def string) string {
+	envRead[name] = true
 	if v := os.Getenv(name); v != "" {
 		return v
 	}
@@ -37,6 +44,8 @@ func env(name, def string) string {
 func (c *connFlags) register(fs *flag.FlagSet) {
 	c.kafkaFlags.register(fs)
 	c.securityFlags.register(fs)
+	secretFlag(fs, "llm-api-key", "SLUICE_LLM_API_KEY")
+	secretFlag(fs, "admin-token", "SLUICE_ADMIN_TOKEN")
 	fs.StringVar(&c.temporal, "temporal", env("SLUICE_TEMPORAL", ""), "Temporal frontend host:port ($SLUICE_TEMPORAL)")
 	fs.StringVar(&c.namespace, "namespace", env("SLUICE_NAMESPACE", "default"), "Temporal namespace ($SLUICE_NAMESPACE)")
 	fs.StringVar(&c.clickhouse, "clickhouse", env("SLUICE_CLICKHOUSE", ""), "ClickHouse native-protocol host:port ($SLUICE_CLICKHOUSE)")
@@ -82,7 +91,12 @@ func (c *connFlags) config() (*app.Config, error) {
 	}
 	cfg.OrdersTopic, cfg.TicketsTopic = c.orders, c.tickets
 	cfg.AdminAddr, cfg.AdminToken = c.adminAddr, admin.Token()
-	cfg.LLM = app.LLMConfig{URL: c.llmURL, Model: c.llmModel, APIKey: os.Getenv("SLUICE_LLM_API_KEY")}
+	llmKey := secure.EnvSecret("SLUICE_LLM_API_KEY")
+	if err := llmKey.Validate(); err != nil {
+		return nil, err
+	}
+	key, _ := llmKey.Value()
+	cfg.LLM = app.LLMConfig{URL: c.llmURL, Model: c.llmModel, APIKey: key}
 	if c.approvalAbove <= 0 || c.approvalTimeout <= 0 {
 		return nil, fmt.Errorf("--support-approval-above %d and --support-approval-timeout %s must be positive", c.approvalAbove, c.approvalTimeout)
 	}

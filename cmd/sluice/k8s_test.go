@@ -30,7 +30,17 @@ type k8sObject struct {
 				Labels map[string]string `yaml:"labels"`
 			} `yaml:"metadata"`
 			Spec struct {
+				Volumes []struct {
+					Name   string `yaml:"name"`
+					Secret *struct {
+						SecretName string `yaml:"secretName"`
+					} `yaml:"secret"`
+				} `yaml:"volumes"`
 				Containers []struct {
+					VolumeMounts []struct {
+						Name      string `yaml:"name"`
+						MountPath string `yaml:"mountPath"`
+					} `yaml:"volumeMounts"`
 					Image   string   `yaml:"image"`
 					Args    []string `yaml:"args"`
 					EnvFrom []struct {
@@ -75,6 +85,7 @@ type k8sObject struct {
 func TestKubernetesManifests(t *testing.T) {
 	files, _ := filepath.Glob("../../deploy/k8s/*.yaml")
 	var objs []k8sObject
+	var services []map[string]string
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -82,10 +93,33 @@ func TestKubernetesManifests(t *testing.T) {
 		}
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		for {
-			var o k8sObject
-			err := dec.Decode(&o)
+			var n yaml.Node
+			err := dec.Decode(&n)
 			if errors.Is(err, io.EOF) {
 				break
+			}
+			var o k8sObject
+			if err == nil {
+				// A Service's selector is a plain map; the rest's is matchLabels.
+				var svc struct {
+					Kind string `yaml:"kind"`
+					Spec struct {
+						Selector map[string]string `yaml:"selector"`
+						Ports    []struct {
+							TargetPort string `yaml:"targetPort"`
+						} `yaml:"ports"`
+					} `yaml:"spec"`
+				}
+				if err = n.Decode(&svc); err == nil && svc.Kind == "Service" {
+					services = append(services, svc.Spec.Selector)
+					for _, p := range svc.Spec.Ports {
+						if p.TargetPort != "admin" {
+							t.Errorf("%s: a Service targets port %q; the pods name theirs admin", f, p.TargetPort)
+						}
+					}
+					continue
+				}
+				err = n.Decode(&o)
 			}
 			if err != nil {
 				t.Fatalf("%s: %v", f, err)
@@ -95,12 +129,7 @@ func TestKubernetesManifests(t *testing.T) {
 			}
 		}
 	}
-	src := ""
-	gofiles, _ := filepath.Glob("*.go")
-	for _, f := range gofiles {
-		b, _ := os.ReadFile(f)
-		src += string(b)
-	}
+	read := envVarsRead()
 	appSrc, _ := os.ReadFile("../../internal/app/metrics.go")
 	byKind := map[string]map[string]k8sObject{}
 	for _, o := range objs {
@@ -114,16 +143,26 @@ func TestKubernetesManifests(t *testing.T) {
 		t.Fatal("no sluice ConfigMap")
 	}
 	adminPort := cm.Data["SLUICE_ADMIN_ADDR"][strings.LastIndex(cm.Data["SLUICE_ADMIN_ADDR"], ":")+1:]
-	for _, o := range []k8sObject{cm, byKind["Secret"]["sluice"]} {
-		for k := range o.Data {
-			if !strings.Contains(src, `"`+k+`"`) {
-				t.Errorf("%s %s sets %s, which sluice never reads", o.Kind, o.Metadata.Name, k)
-			}
+	for k := range cm.Data {
+		if !read[k] {
+			t.Errorf("ConfigMap sluice sets %s, which sluice never reads", k)
 		}
-		for k := range o.StringData {
-			if !strings.Contains(src, `"`+k+`"`) {
-				t.Errorf("%s %s sets %s, which sluice never reads", o.Kind, o.Metadata.Name, k)
-			}
+	}
+	// Secrets are files: every *_FILE path names a key of the Secret under
+	// the directory each pod mounts it at.
+	secret := byKind["Secret"]["sluice"]
+	const secretDir = "/run/secrets/sluice/"
+	for k, v := range cm.Data {
+		if !strings.HasSuffix(k, "_FILE") {
+			continue
+		}
+		if key, ok := strings.CutPrefix(v, secretDir); !ok || secret.StringData[key] == "" && secret.Data[key] == "" {
+			t.Errorf("ConfigMap sets %s=%s, which is not a key of Secret sluice mounted at %s", k, v, secretDir)
+		}
+	}
+	for k := range secret.StringData {
+		if strings.HasPrefix(k, "SLUICE_") {
+			t.Errorf("Secret sluice holds %s as an environment variable; secrets go in as files", k)
 		}
 	}
 	deployments := 0
@@ -141,6 +180,17 @@ func TestKubernetesManifests(t *testing.T) {
 					if strings.HasPrefix(a, "--") && !hasFlag(c.Args[0], strings.TrimPrefix(strings.SplitN(a, "=", 2)[0], "--")) {
 						t.Errorf("%s %s passes %s to `sluice %s`, which has no such flag", kind, name, a, c.Args[0])
 					}
+				}
+				mounted := false
+				for _, m := range c.VolumeMounts {
+					for _, v := range o.Spec.Template.Spec.Volumes {
+						if v.Name == m.Name && v.Secret != nil && v.Secret.SecretName == "sluice" && m.MountPath+"/" == secretDir {
+							mounted = true
+						}
+					}
+				}
+				if !mounted {
+					t.Errorf("%s %s does not mount Secret sluice at %s", kind, name, secretDir)
 				}
 				for _, ef := range c.EnvFrom {
 					if ef.ConfigMapRef != nil && byKind["ConfigMap"][ef.ConfigMapRef.Name].Kind == "" ||
@@ -166,6 +216,14 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 	if deployments != 3 {
 		t.Errorf("%d deployments, want bridge, worker and mirror", deployments)
+	}
+	for _, sel := range services {
+		if !subset(sel, byKind["Deployment"]["sluice-bridge"].Spec.Template.Metadata.Labels) {
+			t.Errorf("the admin Service selects %v, not the bridge pods", sel)
+		}
+	}
+	if len(services) == 0 || !strings.Contains(cm.Data["SLUICE_ADMIN_URL"], "sluice-bridge-admin") {
+		t.Error("no headless Service for the bridges' admin endpoints, or SLUICE_ADMIN_URL does not use it")
 	}
 	for name, pdb := range byKind["PodDisruptionBudget"] {
 		matched := false

@@ -11,7 +11,6 @@ import (
 
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/secure"
 )
 
 const pauseUsage = `usage:
@@ -51,7 +50,7 @@ func runPause(ctx context.Context, verb string, args []string) error {
 		fs.StringVar(&topics, "topic", "", "topic(s) to "+verb+", comma-separated")
 	}
 	urls := fs.String("admin-url", env("SLUICE_ADMIN_URL", ""), "bridge admin endpoint(s), comma-separated; a name resolving to several addresses reaches each ($SLUICE_ADMIN_URL)")
-	fs.Func("admin-token", "not accepted: set $SLUICE_ADMIN_TOKEN or $SLUICE_ADMIN_TOKEN_FILE", secure.RejectFlag("SLUICE_ADMIN_TOKEN"))
+	secretFlag(fs, "admin-token", "SLUICE_ADMIN_TOKEN")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

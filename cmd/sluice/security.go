@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"flag"
-	"os"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/app"
@@ -21,7 +20,7 @@ type tlsFlags struct {
 func (t *tlsFlags) register(fs *flag.FlagSet, name, what string) {
 	t.name = name
 	E := "SLUICE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "_TLS"
-	fs.BoolVar(&t.on, name+"-tls", os.Getenv(E) == "true", "connect to "+what+" over TLS (implied by any --"+name+"-tls-* file) ($"+E+"=true)")
+	fs.BoolVar(&t.on, name+"-tls", env(E, "") == "true", "connect to "+what+" over TLS (implied by any --"+name+"-tls-* file) ($"+E+"=true)")
 	fs.StringVar(&t.ca, name+"-tls-ca", env(E+"_CA", ""), "PEM CA bundle that verifies "+what+"; empty: system roots ($"+E+"_CA)")
 	fs.StringVar(&t.cert, name+"-tls-cert", env(E+"_CERT", ""), "PEM client certificate for mutual TLS with "+what+", re-read on every new connection ($"+E+"_CERT)")
 	fs.StringVar(&t.key, name+"-tls-key", env(E+"_KEY", ""), "PEM private key of --"+name+"-tls-cert ($"+E+"_KEY)")
@@ -44,7 +43,7 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.brokers, "brokers", env("SLUICE_BROKERS", ""), "Kafka bootstrap brokers, comma-separated ($SLUICE_BROKERS)")
 	fs.StringVar(&k.sasl, "kafka-sasl", env("SLUICE_KAFKA_SASL", ""), "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; the password comes only from $SLUICE_KAFKA_PASSWORD or the file $SLUICE_KAFKA_PASSWORD_FILE, re-read on every new connection ($SLUICE_KAFKA_SASL)")
 	fs.StringVar(&k.user, "kafka-user", env("SLUICE_KAFKA_USER", ""), "Kafka SASL user ($SLUICE_KAFKA_USER)")
-	fs.Func("kafka-password", "not accepted: set $SLUICE_KAFKA_PASSWORD or $SLUICE_KAFKA_PASSWORD_FILE", secure.RejectFlag("SLUICE_KAFKA_PASSWORD"))
+	secretFlag(fs, "kafka-password", "SLUICE_KAFKA_PASSWORD")
 	k.tls.register(fs, "kafka", "Kafka")
 }
 
@@ -75,9 +74,9 @@ type securityFlags struct {
 
 func (s *securityFlags) register(fs *flag.FlagSet) {
 	s.temporalTLS.register(fs, "temporal", "Temporal")
-	fs.Func("temporal-api-key", "not accepted: set $SLUICE_TEMPORAL_API_KEY or $SLUICE_TEMPORAL_API_KEY_FILE (Temporal Cloud API key, sent as a bearer token, re-read on every call)", secure.RejectFlag("SLUICE_TEMPORAL_API_KEY"))
+	secretFlag(fs, "temporal-api-key", "SLUICE_TEMPORAL_API_KEY")
 	s.chTLS.register(fs, "clickhouse", "ClickHouse")
-	fs.Func("clickhouse-password", "not accepted: set $SLUICE_CLICKHOUSE_PASSWORD or $SLUICE_CLICKHOUSE_PASSWORD_FILE", secure.RejectFlag("SLUICE_CLICKHOUSE_PASSWORD"))
+	secretFlag(fs, "clickhouse-password", "SLUICE_CLICKHOUSE_PASSWORD")
 }
 
 // apply sets Temporal and ClickHouse security, loading the ClickHouse
@@ -110,4 +109,12 @@ func logSecurity(c *app.Config) {
 	if c.Kafka.SASL == secure.SASLPlain && !c.Kafka.TLS.On() {
 		c.Logger.Warn("Kafka SASL PLAIN without TLS sends the password in clear: set --kafka-tls")
 	}
+}
+
+// secretFlag registers a flag someone may reach for to pass a secret: it
+// fails, saying which variable to set instead. It also records the
+// variables (env and _FILE) as read.
+func secretFlag(fs *flag.FlagSet, name, env string) {
+	envRead[env], envRead[env+"_FILE"] = true, true
+	fs.Func(name, "not accepted: set $"+env+" or the file $"+env+"_FILE", secure.RejectFlag(env))
 }

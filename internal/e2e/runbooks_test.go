@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/internal/secure"
 )
 
 // TestRunbooks walks every runbook in deploy/runbooks: each `sluice` line
@@ -21,6 +23,11 @@ func TestRunbooks(t *testing.T) {
 	defer cancel()
 	e := startEnv(t, ctx)
 	e.cfg.MaxSignalsPerRun = 0
+	tokenFile := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(tokenFile, []byte("runbook-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.AdminToken = secure.FileSecret("SLUICE_ADMIN_TOKEN", tokenFile)
 	addr := e.runComponents(t, ctx, "bridge")
 	p := newCounted(t, e.cfg.Brokers, 5, "runbook")
 	p.produce(t, ctx, e.cfg.InputTopic, 40)
@@ -37,6 +44,7 @@ func TestRunbooks(t *testing.T) {
 		"SLUICE_TEMPORAL="+e.cfg.TemporalAddr,
 		"SLUICE_CLICKHOUSE="+e.cfg.ClickHouse.Addr,
 		"SLUICE_ADMIN_URL="+admin,
+		"SLUICE_ADMIN_TOKEN_FILE="+tokenFile,
 		"SLUICE_LOG_LEVEL=error",
 	)
 	pages, _ := filepath.Glob("../../deploy/runbooks/*.md")
