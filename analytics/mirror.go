@@ -37,7 +37,10 @@ type MirrorConfig struct {
 	// TenantPattern's first capture group, applied to the workflow id,
 	// names the tenant of each row; nil leaves it empty.
 	TenantPattern *regexp.Regexp
-	Logger        *slog.Logger
+	// OnInsert, if set, is called after each stored batch of rows
+	// (metrics: rows written, how far behind Temporal the mirror is).
+	OnInsert func(rows []EventRow)
+	Logger   *slog.Logger
 }
 
 func (c *MirrorConfig) setDefaults() {
@@ -257,6 +260,9 @@ func (m *Mirror) mirrorRunsOnce(ctx context.Context, todo []RunRef, st *SweepSta
 		}
 		if err := m.store.InsertEvents(ctx, buf); err != nil {
 			return err
+		}
+		if m.cfg.OnInsert != nil {
+			m.cfg.OnInsert(buf)
 		}
 		for _, r := range buf { // rows are in event order per run
 			m.cursors[r.RunID] = r.EventID

@@ -39,7 +39,11 @@ type Config struct {
 	// the workflow id after each signal Temporal accepted: the history
 	// mirror's hint in a process that runs both.
 	OnSignaled func(workflowID string)
-	Logger     *slog.Logger
+	// OnAttempt, if set, is called after every Signal-With-Start attempt
+	// with the batch's event count, the call's duration and its error (nil
+	// when accepted): metrics. It must not block.
+	OnAttempt func(events int, took time.Duration, err error)
+	Logger    *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -408,8 +412,12 @@ func (d *Dispatcher) deliver(t Target, b *schemas.SignalBatch) error {
 	backoff := d.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.SignalTimeout)
+		began := time.Now()
 		err := d.sig.SignalWithStart(ctx, t, b)
 		cancel()
+		if d.cfg.OnAttempt != nil && d.ctx.Err() == nil {
+			d.cfg.OnAttempt(len(b.Events), time.Since(began), err)
+		}
 		var rejected *RejectedError
 		if err == nil || errors.As(err, &rejected) {
 			return err

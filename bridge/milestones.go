@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -16,6 +17,9 @@ import (
 type MilestoneProducer struct {
 	Client *kgo.Client // an idempotent producer (franz-go's default)
 	Topic  string
+	// Observe, if set, sees every publish: the milestones, how long the
+	// produce took and its error (metrics).
+	Observe func(ms []schemas.Milestone, took time.Duration, err error)
 }
 
 // Publish produces ms in one batch and returns once all are acknowledged.
@@ -28,7 +32,12 @@ func (p *MilestoneProducer) Publish(ctx context.Context, ms []schemas.Milestone)
 		}
 		recs[i] = &kgo.Record{Topic: p.Topic, Key: []byte(m.EntityID), Value: v, Headers: MilestoneHeaders(m)}
 	}
-	return p.Client.ProduceSync(ctx, recs...).FirstErr()
+	began := time.Now()
+	err := p.Client.ProduceSync(ctx, recs...).FirstErr()
+	if p.Observe != nil {
+		p.Observe(ms, time.Since(began), err)
+	}
+	return err
 }
 
 // Milestone record headers beyond the CloudEvent itself: routing and

@@ -42,6 +42,9 @@ func (g *Group) deadLetter(ctx context.Context, r *kgo.Record, reason string, ca
 		err := g.cl.ProduceSync(ctx, out).FirstErr()
 		if err == nil {
 			g.log.Info("dead-lettered", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason, "err", cause)
+			if g.cfg.OnDeadLetter != nil {
+				g.cfg.OnDeadLetter(reason)
+			}
 			return true
 		}
 		if ctx.Err() != nil {

@@ -41,9 +41,12 @@ type Config struct {
 	// RevokeTimeout bounds how long a revoke waits for in-flight work,
 	// overriding the default 20s.
 	RevokeTimeout time.Duration
-	// ClientOpts are extra franz-go options (TLS, SASL, ...).
+	// ClientOpts are extra franz-go options (TLS, SASL, hooks, ...).
 	ClientOpts []kgo.Opt
-	Logger     *slog.Logger
+	// OnDeadLetter, if set, is called with the reason of each record
+	// written to the dead-letter topic (metrics); it must not block.
+	OnDeadLetter func(reason string)
+	Logger       *slog.Logger
 }
 
 func (c *Config) setDefaults() {

@@ -253,10 +253,22 @@ func supportActivities(c *Config) *support.Activities {
 
 // DialTemporal connects to Temporal with the SDK logging through slog.
 func DialTemporal(ctx context.Context, c *Config) (client.Client, error) {
+	return dialTemporal(ctx, c, nil)
+}
+
+// dialTemporal connects with the SDK's metrics going to tel's registry.
+func dialTemporal(ctx context.Context, c *Config, tel *telemetry) (client.Client, error) {
 	o := client.Options{
 		HostPort:  c.TemporalAddr,
 		Namespace: c.Namespace,
 		Logger:    tlog.NewStructuredLogger(c.Logger.With("component", "temporal-sdk")),
+	}
+	if tel != nil {
+		mh, err := tel.temporal()
+		if err != nil {
+			return nil, err
+		}
+		o.MetricsHandler = mh
 	}
 	if err := c.Temporal.Apply(&o); err != nil {
 		return nil, err
@@ -362,17 +374,26 @@ type Bridge struct {
 // NewBridge connects to Temporal and Kafka; Run starts consuming. The
 // dispatcher's work lives until ctx ends.
 func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
+	return newBridge(ctx, c, nil)
+}
+
+// newBridge instruments the bridge into tel when it is set.
+func newBridge(ctx context.Context, c *Config, tel *telemetry) (*Bridge, error) {
 	// Config problems first: a bad routes file is reported before any dial.
 	routes, topics, patterns, err := c.routes()
 	if err != nil {
 		return nil, err
 	}
-	tc, err := DialTemporal(ctx, c)
+	tc, err := dialTemporal(ctx, c, tel)
 	if err != nil {
 		return nil, err
 	}
 	bcfg := c.Bridge
 	bcfg.Logger = c.Logger.With("component", "bridge")
+	var onDeadLetter func(string)
+	if tel != nil {
+		bcfg.OnAttempt, onDeadLetter = tel.bridge()
+	}
 	if bcfg.OnSignaled == nil {
 		bcfg.OnSignaled = func(id string) { localHints.send(id) }
 	}
@@ -386,8 +407,11 @@ func NewBridge(ctx context.Context, c *Config) (*Bridge, error) {
 		tc.Close()
 		return nil, err
 	}
+	if tel != nil {
+		kopts = append(kopts, tel.kafka("consumer"))
+	}
 	g, err := consumers.NewGroup(consumers.Config{
-		ClientOpts: kopts, Brokers: c.Brokers, Group: c.Group, Topics: topics, TopicPatterns: patterns, Routes: routes, DLQTopic: c.DLQTopic,
+		ClientOpts: kopts, OnDeadLetter: onDeadLetter, Brokers: c.Brokers, Group: c.Group, Topics: topics, TopicPatterns: patterns, Routes: routes, DLQTopic: c.DLQTopic,
 		MaxPollRecords: c.MaxPollRecords, MaxEventBytes: c.MaxEventBytes,
 		Logger: c.Logger.With("component", "consumer"),
 	}, d)
@@ -413,11 +437,12 @@ func (b *Bridge) Stats() bridge.Stats { return b.d.Stats() }
 // RunBridge consumes the input topic and signals entity workflows until ctx
 // ends, then settles in-flight signals and commits.
 func RunBridge(ctx context.Context, c *Config) error {
-	b, err := NewBridge(ctx, c)
+	s := newAdmin(c)
+	b, err := newBridge(ctx, c, newTelemetry(s.Registry, c.Logger))
 	if err != nil {
 		return err
 	}
-	stop, err := serveAdmin(ctx, c, func(s *admin.Server) error {
+	stop, err := serveAdmin(ctx, c, s, func(s *admin.Server) error {
 		kc, err := c.NewKafkaClient()
 		if err != nil {
 			return err
@@ -438,12 +463,10 @@ func RunBridge(ctx context.Context, c *Config) error {
 
 // serveAdmin serves the admin endpoint on c.AdminAddr, if set, with what
 // setup registers; stop waits for it to end.
-func serveAdmin(ctx context.Context, c *Config, setup func(*admin.Server) error) (stop func(), err error) {
+func serveAdmin(ctx context.Context, c *Config, s *admin.Server, setup func(*admin.Server) error) (stop func(), err error) {
 	if c.AdminAddr == "" {
 		return func() {}, nil
 	}
-	s := admin.New()
-	s.Token, s.Logger = c.AdminToken, c.Logger.With("component", "admin")
 	if err := setup(s); err != nil {
 		return nil, err
 	}
@@ -461,6 +484,14 @@ func serveAdmin(ctx context.Context, c *Config, setup func(*admin.Server) error)
 	return func() { cancel(); <-done }, nil
 }
 
+// newAdmin is the process's admin server; its registry collects metrics
+// from the start, whether or not AdminAddr serves them.
+func newAdmin(c *Config) *admin.Server {
+	s := admin.New()
+	s.Token, s.Logger = c.AdminToken, c.Logger.With("component", "admin")
+	return s
+}
+
 func temporalCheck(tc client.Client) admin.Check {
 	return func(ctx context.Context) error {
 		_, err := tc.CheckHealth(ctx, &client.CheckHealthRequest{})
@@ -471,17 +502,19 @@ func temporalCheck(tc client.Client) admin.Check {
 // RunWorker runs the entity workflows and the milestone activity until ctx
 // ends.
 func RunWorker(ctx context.Context, c *Config) error {
-	tc, err := DialTemporal(ctx, c)
+	s := newAdmin(c)
+	tel := newTelemetry(s.Registry, c.Logger)
+	tc, err := dialTemporal(ctx, c, tel)
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	kc, err := c.NewKafkaClient(kgo.ProducerLinger(0))
+	kc, err := c.NewKafkaClient(kgo.ProducerLinger(0), tel.kafka("milestones"))
 	if err != nil {
 		return err
 	}
 	defer kc.Close()
-	stop, err := serveAdmin(ctx, c, func(s *admin.Server) error {
+	stop, err := serveAdmin(ctx, c, s, func(s *admin.Server) error {
 		s.AddCheck("kafka", kafkaCheck(kc))
 		s.AddCheck("temporal", temporalCheck(tc))
 		return nil
@@ -499,7 +532,7 @@ func RunWorker(ctx context.Context, c *Config) error {
 	for _, d := range Domains(c) {
 		d.RegisterWorkflow(w, c.MaxSignalsPerRun)
 	}
-	acts := &workflows.Activities{Publisher: &bridge.MilestoneProducer{Client: kc, Topic: c.MilestoneTopic}}
+	acts := &workflows.Activities{Publisher: &bridge.MilestoneProducer{Client: kc, Topic: c.MilestoneTopic, Observe: tel.worker()}}
 	w.RegisterActivityWithOptions(acts.PublishMilestones, activity.RegisterOptions{Name: workflows.PublishMilestonesActivity})
 	backend := c.OrderBackend
 	if backend == nil {
@@ -519,7 +552,9 @@ func RunWorker(ctx context.Context, c *Config) error {
 // and copies the milestone topic into the milestones table, each milestone
 // also hinting the mirror that its workflow just changed.
 func RunMirror(ctx context.Context, c *Config) error {
-	tc, err := DialTemporal(ctx, c)
+	s := newAdmin(c)
+	tel := newTelemetry(s.Registry, c.Logger)
+	tc, err := dialTemporal(ctx, c, tel)
 	if err != nil {
 		return err
 	}
@@ -531,12 +566,12 @@ func RunMirror(ctx context.Context, c *Config) error {
 	defer ch.Close()
 	m, err := analytics.NewMirror(analytics.MirrorConfig{
 		Namespace: c.Namespace, Interval: c.MirrorInterval, TenantPattern: c.TenantPattern, HintsOnly: c.MirrorHintsOnly,
-		Logger: c.Logger.With("component", "mirror"),
+		OnInsert: tel.mirror(), Logger: c.Logger.With("component", "mirror"),
 	}, analytics.TemporalSource{Client: tc, Namespace: c.Namespace}, ch)
 	if err != nil {
 		return err
 	}
-	stop, err := serveAdmin(ctx, c, func(s *admin.Server) error {
+	stop, err := serveAdmin(ctx, c, s, func(s *admin.Server) error {
 		s.AddCheck("temporal", temporalCheck(tc))
 		s.AddCheck("clickhouse", func(ctx context.Context) error { return ch.Conn().Ping(ctx) })
 		return nil
@@ -552,7 +587,7 @@ func RunMirror(ctx context.Context, c *Config) error {
 	if err != nil {
 		return err
 	}
-	r, err := consumers.NewMilestoneReader(c.Brokers, c.MilestoneTopic, c.Group+"-mirror", c.MirrorHintsOnly, kopts...)
+	r, err := consumers.NewMilestoneReader(c.Brokers, c.MilestoneTopic, c.Group+"-mirror", c.MirrorHintsOnly, append(kopts, tel.kafka("milestones"))...)
 	if err != nil {
 		return err
 	}

@@ -6,10 +6,13 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // TestAdminEndpoints: bridge, worker and mirror each serve /metrics,
@@ -58,6 +61,43 @@ func TestAdminEndpoints(t *testing.T) {
 	if _, body := get("worker", "/metrics"); !strings.Contains(body, "go_goroutines") {
 		t.Errorf("worker metrics lack the Go runtime collector")
 	}
+	// Every accepted signal is in the batch-size histogram; franz-go's and
+	// the Temporal SDK's own metrics are exported next to Sluice's.
+	_, body := get("bridge", "/metrics")
+	signals, _ := metric(body, "sluice_bridge_signals_total")
+	batches, _ := metric(body, "sluice_bridge_batch_events_count")
+	batched, _ := metric(body, "sluice_bridge_batch_events_sum")
+	if signals == 0 || batches != signals || batched != float64(100+dups) {
+		t.Errorf("batch histogram: %v batches of %v events, want %v signals of %v events", batches, batched, signals, 100+dups)
+	}
+	if n, _ := metric(body, "sluice_bridge_signal_duration_seconds_count"); n < signals {
+		t.Errorf("signal latency histogram counts %v calls, %v were accepted", n, signals)
+	}
+	for _, want := range []string{`sluice_kafka_connects_total{client="consumer"`, "temporal_request_total"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("bridge metrics lack %s", want)
+		}
+	}
+	if err := p.cl.ProduceSync(ctx, &kgo.Record{Topic: e.cfg.InputTopic, Key: []byte("k"), Value: []byte("{broken")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, time.Minute, "the dead letter counted by reason", func() (bool, string) {
+		_, body := get("bridge", "/metrics")
+		n, _ := metric(body, `sluice_dead_letters_total\{reason="undecodable"\}`)
+		return n == 1, fmt.Sprint(n)
+	})
+	waitFor(t, ctx, time.Minute, "worker and mirror metrics to show milestones and mirrored rows", func() (bool, string) {
+		_, wbody := get("worker", "/metrics")
+		_, mbody := get("mirror", "/metrics")
+		published, _ := metric(wbody, "sluice_milestones_published_total")
+		e2e, _ := metric(wbody, "sluice_event_to_milestone_seconds_count")
+		rows, _ := metric(mbody, "sluice_mirror_rows_total")
+		_, lagSeen := metric(mbody, "sluice_mirror_lag_seconds")
+		ok := published >= 100 && e2e >= 100 && rows > 0 && lagSeen &&
+			strings.Contains(wbody, `sluice_kafka_produce_bytes_total{client="milestones"`) && strings.Contains(wbody, "temporal_workflow_task")
+		names := regexp.MustCompile(`(?m)^(sluice_kafka|temporal)_[a-z_]+`).FindAllString(wbody, -1)
+		return ok, fmt.Sprintf("published %v e2e %v rows %v lag seen %v; worker exports %v", published, e2e, rows, lagSeen, slices.Compact(names))
+	})
 	for _, c := range []string{"bridge", "worker", "mirror"} {
 		if code, body := get(c, "/healthz"); code != 200 {
 			t.Errorf("%s /healthz: %d %s", c, code, body)
