@@ -29,8 +29,14 @@ import (
 // OpenTelemetry's Prometheus exporter, which copes with the SDK's varying
 // label sets).
 type telemetry struct {
-	reg *prometheus.Registry
-	log *slog.Logger
+	reg        *prometheus.Registry
+	log        *slog.Logger
+	registered []prometheus.Collector // Sluice's own, for the docs test
+}
+
+func (t *telemetry) register(cs ...prometheus.Collector) {
+	t.reg.MustRegister(cs...)
+	t.registered = append(t.registered, cs...)
 }
 
 func newTelemetry(reg *prometheus.Registry, log *slog.Logger) *telemetry {
@@ -81,7 +87,7 @@ func (t *telemetry) bridge() (onAttempt func(int, time.Duration, error), onDeadL
 		Help: "Failed Signal-With-Start attempts by class (unavailable, deadline_exceeded, resource_exhausted, rejected, ...); all but rejected are retried."}, []string{"class"})
 	dead := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_dead_letters_total",
 		Help: "Records written to the dead-letter topic, by reason."}, []string{"reason"})
-	t.reg.MustRegister(batch, dur, errs, dead)
+	t.register(batch, dur, errs, dead)
 	onAttempt = func(events int, took time.Duration, err error) {
 		if err == nil {
 			batch.Observe(float64(events))
@@ -135,7 +141,7 @@ func (t *telemetry) worker() func([]schemas.Milestone, time.Duration, error) {
 		Help: "Milestones Kafka acknowledged (a retried publish may count one twice; consumers dedupe by id)."})
 	e2e := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "sluice_event_to_milestone_seconds",
 		Help: "From the causing event's Kafka timestamp to its milestone being acknowledged: the end-to-end latency producers see.", Buckets: e2eBuckets})
-	t.reg.MustRegister(produce, published, e2e)
+	t.register(produce, published, e2e)
 	return func(ms []schemas.Milestone, took time.Duration, err error) {
 		if err != nil {
 			produce.WithLabelValues("error").Observe(took.Seconds())
@@ -160,7 +166,7 @@ func (t *telemetry) mirror() func([]analytics.EventRow) {
 		Help: "At the last insert, how long before it the newest event written happened in Temporal: how far behind the mirror runs."})
 	last := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sluice_mirror_last_insert_timestamp_seconds",
 		Help: "Unix time of the last insert into ClickHouse (alert when it stops moving under traffic)."})
-	t.reg.MustRegister(rows, lag, last)
+	t.register(rows, lag, last)
 	return func(rs []analytics.EventRow) {
 		now := time.Now()
 		var newest time.Time
