@@ -7,7 +7,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -20,6 +24,9 @@ type MilestoneProducer struct {
 	// Observe, if set, sees every publish: the milestones, how long the
 	// produce took and its error (metrics).
 	Observe func(ms []schemas.Milestone, took time.Duration, err error)
+	// Tracer, if set, records one producer span per milestone: the span
+	// its traceparent names, child of the causing event's span.
+	Tracer trace.Tracer
 }
 
 // Publish produces ms in one batch and returns once all are acknowledged.
@@ -32,8 +39,16 @@ func (p *MilestoneProducer) Publish(ctx context.Context, ms []schemas.Milestone)
 		}
 		recs[i] = &kgo.Record{Topic: p.Topic, Key: []byte(m.EntityID), Value: v, Headers: MilestoneHeaders(m)}
 	}
+	spans := p.startSpans(ctx, ms)
 	began := time.Now()
 	err := p.Client.ProduceSync(ctx, recs...).FirstErr()
+	for _, s := range spans {
+		if err != nil {
+			s.RecordError(err)
+			s.SetStatus(codes.Error, "produce failed")
+		}
+		s.End()
+	}
 	if p.Observe != nil {
 		p.Observe(ms, time.Since(began), err)
 	}
@@ -72,4 +87,38 @@ func MilestoneHeaders(m schemas.Milestone) []kgo.RecordHeader {
 		}
 	}
 	return h
+}
+
+// startSpans starts each milestone's producer span with the ids of its
+// traceparent, linked to the publishing activity's span.
+func (p *MilestoneProducer) startSpans(ctx context.Context, ms []schemas.Milestone) []trace.Span {
+	if p.Tracer == nil {
+		return nil
+	}
+	activity := trace.LinkFromContext(ctx)
+	out := make([]trace.Span, 0, len(ms))
+	for _, m := range ms {
+		self := tracing.Parse(m.TraceParent)
+		if !self.IsValid() {
+			continue
+		}
+		sctx := trace.ContextWithSpanContext(ctx, trace.SpanContext{}) // no implicit parent
+		sctx = tracing.WithRemoteParent(sctx, m.CauseTraceParent)
+		attrs := []attribute.KeyValue{
+			attribute.String("messaging.system", "kafka"), attribute.String("messaging.destination.name", p.Topic),
+			attribute.String("messaging.message.id", m.ID), attribute.String("sluice.workflow_id", m.WorkflowID),
+			attribute.Int64("sluice.milestone.seq", m.Seq),
+		}
+		if c := m.Cause; c != nil {
+			attrs = append(attrs, attribute.String("sluice.cause.event_id", c.EventID), attribute.String("sluice.cause.topic", c.Topic),
+				attribute.Int64("sluice.cause.partition", int64(c.Partition)), attribute.Int64("sluice.cause.offset", c.Offset))
+		}
+		opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(attrs...)}
+		if activity.SpanContext.IsValid() {
+			opts = append(opts, trace.WithLinks(activity))
+		}
+		_, s := p.Tracer.Start(tracing.WithSpanID(sctx, self), "sluice.milestone "+m.Name, opts...)
+		out = append(out, s)
+	}
+	return out
 }

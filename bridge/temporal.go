@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
 )
@@ -14,6 +18,10 @@ import (
 // TemporalSignaler is the Signaler on a Temporal client.
 type TemporalSignaler struct {
 	Client client.Client
+	// Tracer, if set, records a span per call: a child of the first
+	// event's trace, linked to the other events' traces. The client's
+	// tracing interceptor carries it into the workflow's Temporal headers.
+	Tracer trace.Tracer
 }
 
 // SignalWithStart implements Signaler: one call that starts the entity
@@ -24,12 +32,50 @@ func (s TemporalSignaler) SignalWithStart(ctx context.Context, t Target, b *sche
 	if signal == "" {
 		signal = schemas.SignalName
 	}
+	var span trace.Span
+	if s.Tracer != nil {
+		ctx, span = s.startSpan(ctx, t, b)
+		defer span.End()
+	}
 	_, err := s.Client.SignalWithStartWorkflow(ctx, t.WorkflowID, signal, b,
 		client.StartWorkflowOptions{ID: t.WorkflowID, TaskQueue: t.TaskQueue},
 		t.WorkflowType, workflows.StartArgs(t.EntityID))
+	if err != nil && span != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "signal-with-start failed")
+	}
 	var invalid *serviceerror.InvalidArgument
 	if errors.As(err, &invalid) {
 		return &RejectedError{Err: err}
 	}
 	return err
+}
+
+// maxLinks bounds the other events' traces linked from one signal span.
+const maxLinks = 32
+
+func (s TemporalSignaler) startSpan(ctx context.Context, t Target, b *schemas.SignalBatch) (context.Context, trace.Span) {
+	var links []trace.Link
+	parent := ""
+	for _, ev := range b.Events {
+		if ev.TraceParent == "" {
+			continue
+		}
+		if parent == "" {
+			parent = ev.TraceParent
+			continue
+		}
+		if sc := tracing.Parse(ev.TraceParent); sc.IsValid() && len(links) < maxLinks {
+			links = append(links, trace.Link{SpanContext: sc})
+		}
+	}
+	return s.Tracer.Start(tracing.WithRemoteParent(ctx, parent), "sluice.signal "+t.WorkflowType,
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithLinks(links...),
+		trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"), attribute.String("messaging.source.name", b.Topic),
+			attribute.Int64("messaging.kafka.partition", int64(b.Partition)),
+			attribute.Int64("sluice.first_offset", b.FirstOffset), attribute.Int64("sluice.last_offset", b.LastOffset),
+			attribute.Int("messaging.batch.message_count", len(b.Events)),
+			attribute.String("sluice.workflow_id", t.WorkflowID), attribute.String("sluice.workflow_type", t.WorkflowType),
+		))
 }

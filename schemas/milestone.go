@@ -24,6 +24,10 @@ type Milestone struct {
 	// TraceParent continues the trace of the causing event (a new span in
 	// it), or starts one per workflow when the event had none.
 	TraceParent string `json:"traceparent,omitempty"`
+	// CauseTraceParent is the causing event's traceparent: the parent of
+	// the span TraceParent names, which the milestone producer records. It
+	// travels to the producer only; the CloudEvent does not carry it.
+	CauseTraceParent string `json:"cause_traceparent,omitempty"`
 }
 
 // Cause names the Kafka record behind a milestone.

@@ -853,6 +853,7 @@ func (e *entity[S]) emitTraced(ctx workflow.Context, em Emit, cause *schemas.Cau
 		Cause:      cause,
 		TraceParent: schemas.ChildTraceParent(traceParent, e.info.WorkflowExecution.ID,
 			schemas.MilestoneID(e.info.WorkflowExecution.ID, e.status.MilestoneSeq)),
+		CauseTraceParent: validTraceParent(traceParent),
 	})
 }
 
@@ -881,4 +882,11 @@ func (d *Domain[S]) RegisterWorkflow(r WorkflowRegistry, maxSignalsPerRun int) {
 		dd.MaxSignalsPerRun = maxSignalsPerRun
 	}
 	r.RegisterWorkflowWithOptions(dd.Workflow, workflow.RegisterOptions{Name: dd.Type})
+}
+
+func validTraceParent(tp string) string {
+	if schemas.ValidTraceParent(tp) {
+		return tp
+	}
+	return ""
 }

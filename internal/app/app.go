@@ -35,6 +35,7 @@ import (
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
 	"github.com/sluicehq/sluice/workflows/ledger"
@@ -91,6 +92,10 @@ type Config struct {
 	// AdminToken guards the admin actions (pause, resume, redrive); unset
 	// turns them off.
 	AdminToken secure.Secret
+	// Tracing is where spans go; nil means OTLP when the standard
+	// OTEL_EXPORTER_OTLP_* variables name a collector, else nowhere (trace
+	// context still flows through records and Temporal headers).
+	Tracing *tracing.Provider
 	// MirrorHintsOnly turns the mirror's visibility sweeps off and reads
 	// milestones from the end of the topic: only what happens from now on
 	// is mirrored (the benchmark measures that path alone).
@@ -269,6 +274,13 @@ func dialTemporal(ctx context.Context, c *Config, tel *telemetry) (client.Client
 			return nil, err
 		}
 		o.MetricsHandler = mh
+		ti, err := tel.temporalInterceptor()
+		if err != nil {
+			return nil, err
+		}
+		if ti != nil {
+			o.Interceptors = append(o.Interceptors, ti)
+		}
 	}
 	if err := c.Temporal.Apply(&o); err != nil {
 		return nil, err
@@ -397,7 +409,7 @@ func newBridge(ctx context.Context, c *Config, tel *telemetry) (*Bridge, error) 
 	if bcfg.OnSignaled == nil {
 		bcfg.OnSignaled = func(id string) { localHints.send(id) }
 	}
-	d, err := bridge.NewDispatcher(ctx, bcfg, bridge.TemporalSignaler{Client: tc})
+	d, err := bridge.NewDispatcher(ctx, bcfg, bridge.TemporalSignaler{Client: tc, Tracer: tel.tracer()})
 	if err != nil {
 		tc.Close()
 		return nil, err
@@ -438,7 +450,13 @@ func (b *Bridge) Stats() bridge.Stats { return b.d.Stats() }
 // ends, then settles in-flight signals and commits.
 func RunBridge(ctx context.Context, c *Config) error {
 	s := newAdmin(c)
-	b, err := newBridge(ctx, c, newTelemetry(s.Registry, c.Logger))
+	tel := newTelemetry(s.Registry, c.Logger)
+	stopTracing, err := tel.startTracing(ctx, c, "sluice-bridge")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	b, err := newBridge(ctx, c, tel)
 	if err != nil {
 		return err
 	}
@@ -504,6 +522,11 @@ func temporalCheck(tc client.Client) admin.Check {
 func RunWorker(ctx context.Context, c *Config) error {
 	s := newAdmin(c)
 	tel := newTelemetry(s.Registry, c.Logger)
+	stopTracing, err := tel.startTracing(ctx, c, "sluice-worker")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	tc, err := dialTemporal(ctx, c, tel)
 	if err != nil {
 		return err
@@ -532,7 +555,7 @@ func RunWorker(ctx context.Context, c *Config) error {
 	for _, d := range Domains(c) {
 		d.RegisterWorkflow(w, c.MaxSignalsPerRun)
 	}
-	acts := &workflows.Activities{Publisher: &bridge.MilestoneProducer{Client: kc, Topic: c.MilestoneTopic, Observe: tel.worker()}}
+	acts := &workflows.Activities{Publisher: &bridge.MilestoneProducer{Client: kc, Topic: c.MilestoneTopic, Observe: tel.worker(), Tracer: tel.tracer()}}
 	w.RegisterActivityWithOptions(acts.PublishMilestones, activity.RegisterOptions{Name: workflows.PublishMilestonesActivity})
 	backend := c.OrderBackend
 	if backend == nil {

@@ -19,7 +19,11 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.temporal.io/sdk/interceptor"
+
 	"github.com/sluicehq/sluice/analytics"
+	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -31,6 +35,7 @@ import (
 type telemetry struct {
 	reg        *prometheus.Registry
 	log        *slog.Logger
+	tracing    *tracing.Provider // nil: no spans, no interceptor
 	registered []prometheus.Collector // Sluice's own, for the docs test
 }
 
@@ -41,6 +46,46 @@ func (t *telemetry) register(cs ...prometheus.Collector) {
 
 func newTelemetry(reg *prometheus.Registry, log *slog.Logger) *telemetry {
 	return &telemetry{reg: reg, log: log}
+}
+
+// startTracing picks the process's tracer provider: the config's, or
+// OTLP from the standard OTEL_* environment, or none. stop flushes spans.
+func (t *telemetry) startTracing(ctx context.Context, c *Config, service string) (stop func(), err error) {
+	p := c.Tracing
+	if p == nil {
+		if p, err = tracing.FromEnv(ctx, service); err != nil {
+			return nil, err
+		}
+	}
+	t.tracing = p
+	if p.Enabled() {
+		t.log.Info("tracing on", "service", service)
+	}
+	return func() {
+		if c.Tracing == nil { // ours to flush
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = p.Shutdown(sctx)
+		}
+	}, nil
+}
+
+// tracer is Sluice's tracer, nil when tracing is off.
+func (t *telemetry) tracer() trace.Tracer {
+	if t == nil || t.tracing == nil || !t.tracing.Enabled() {
+		return nil
+	}
+	return t.tracing.Tracer()
+}
+
+// temporalInterceptor carries trace context through Temporal headers into
+// workflows and activities, with spans for each (the SDK's own contrib).
+func (t *telemetry) temporalInterceptor() (interceptor.ClientInterceptor, error) {
+	if t.tracer() == nil {
+		return nil, nil
+	}
+	return temporalotel.NewTracingInterceptor(temporalotel.TracerOptions{Tracer: t.tracing.TracerProvider.Tracer("temporal-sdk-go"),
+		TextMapPropagator: tracing.Propagator})
 }
 
 // kafka instruments one Kafka client; client names it in the metrics

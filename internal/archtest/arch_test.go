@@ -21,7 +21,9 @@ var allowed = map[string][]string{
 	"consumers":        {"schemas"},
 	"workflows":        {"schemas", "workflows"},
 	"analytics":        {"schemas"},
-	"bridge":           {"consumers", "workflows", "schemas"},
+	"bridge":           {"consumers", "workflows", "schemas", "internal/tracing"},
+	// tracing is a leaf the bridge's spans use; it knows nothing of ours.
+	"internal/tracing": {},
 }
 
 func TestImportDirection(t *testing.T) {
@@ -53,7 +55,7 @@ func TestImportDirection(t *testing.T) {
 					continue
 				}
 				top := strings.SplitN(strings.TrimPrefix(p, mod), "/", 2)[0]
-				if !contains(ok, top) {
+				if !contains(ok, top) && !contains(ok, strings.TrimPrefix(p, mod)) {
 					t.Errorf("%s imports %s: %s may import only %v", path, p, dir, ok)
 				}
 			}
