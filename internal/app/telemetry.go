@@ -23,8 +23,8 @@ import (
 	"go.temporal.io/sdk/interceptor"
 
 	"github.com/sluicehq/sluice/analytics"
-	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/bridge"
+	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -35,7 +35,7 @@ import (
 type telemetry struct {
 	reg        *prometheus.Registry
 	log        *slog.Logger
-	tracing    *tracing.Provider // nil: no spans, no interceptor
+	tracing    *tracing.Provider      // nil: no spans, no interceptor
 	registered []prometheus.Collector // Sluice's own, for the docs test
 }
 

@@ -32,7 +32,9 @@ type Provider struct {
 }
 
 // Tracer is Sluice's tracer.
-func (p *Provider) Tracer() trace.Tracer { return p.TracerProvider.Tracer("github.com/sluicehq/sluice") }
+func (p *Provider) Tracer() trace.Tracer {
+	return p.TracerProvider.Tracer("github.com/sluicehq/sluice")
+}
 
 // Shutdown flushes and stops exporting.
 func (p *Provider) Shutdown(ctx context.Context) error {
