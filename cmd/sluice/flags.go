@@ -125,6 +125,7 @@ func newLogger(format, level string) (*slog.Logger, error) {
 
 // parse parses args and rejects stray positional arguments.
 func parse(fs *flag.FlagSet, args []string) error {
+	withExamples(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"flag"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,4 +170,55 @@ func envVarsRead() map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// helpText is what `sluice args... -h` prints.
+func helpText(args ...string) string {
+	r, w, _ := os.Pipe()
+	old := os.Stderr
+	os.Stderr = w
+	_ = commands[args[0]].run(context.Background(), append(slices.Clone(args[1:]), "-h"))
+	w.Close()
+	os.Stderr = old
+	b, _ := io.ReadAll(r)
+	return string(b)
+}
+
+// Every command's -h shows at least one example, and every flag an example
+// passes exists on the command (or subcommand) it runs.
+func TestHelpShowsRunnableExamples(t *testing.T) {
+	verbs := map[string][]string{"dlq": {"list"}, "offsets": {"reset"}}
+	quoted := regexp.MustCompile(`'[^']*'|"[^"]*"`)
+	for name := range commands {
+		help := helpText(append([]string{name}, verbs[name]...)...)
+		var lines []string
+		for _, l := range strings.Split(help, "\n") {
+			if l = strings.TrimSpace(l); (strings.HasPrefix(l, "sluice "+name) || strings.Contains(l, " sluice "+name)) && !strings.HasPrefix(l, "usage: sluice "+name+" [flags]") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) == 0 {
+			t.Errorf("sluice %s -h shows no example:\n%s", name, help)
+			continue
+		}
+		for _, l := range lines {
+			l, _, _ = strings.Cut(l, "#")
+			l, _, _ = strings.Cut(l, "<")
+			fields := strings.Fields(quoted.ReplaceAllString(l[strings.Index(l, "sluice "):], "X"))
+			cmd := fields[:2]
+			if len(fields) > 2 && !strings.HasPrefix(fields[2], "-") && name != "probe" {
+				cmd = fields[:3] // a subcommand: dlq list, mirror backfill
+			}
+			sub := helpText(cmd[1:]...)
+			for _, f := range fields {
+				if !strings.HasPrefix(f, "--") {
+					continue
+				}
+				flagName, _, _ := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+				if !strings.Contains(sub, "  -"+flagName+" ") && !strings.Contains(sub, "  -"+flagName+"\n") {
+					t.Errorf("sluice %s -h shows `%s`, but %v has no --%s", name, l, cmd[1:], flagName)
+				}
+			}
+		}
+	}
 }

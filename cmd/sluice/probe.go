@@ -15,6 +15,7 @@ func init() {
 	register("probe", "exit 0 if an admin URL (e.g. http://127.0.0.1:9464/readyz) answers 200: container healthchecks on images with no shell", func(ctx context.Context, args []string) error {
 		fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 		timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
+		withExamples(fs)
 		if err := fs.Parse(args); err != nil {
 			return err
 		}

@@ -11,15 +11,6 @@ import (
 func init() {
 	register("status", "consumer lag, dead letters, running workflows and mirror freshness at a glance", func(ctx context.Context, args []string) error {
 		fs := flag.NewFlagSet("status", flag.ContinueOnError)
-		fs.Usage = func() {
-			fmt.Fprintln(fs.Output(), `usage:
-  sluice status --brokers kafka:9092 --temporal temporal:7233 --clickhouse clickhouse:9000
-
-Asks each configured system and prints one line per number; a system that
-does not answer says so on its line, the other lines still print, and the
-command exits 1 naming what it could not read (scripts and probes notice).`)
-			fs.PrintDefaults()
-		}
 		var c connFlags
 		c.register(fs)
 		if err := parse(fs, args); err != nil {
