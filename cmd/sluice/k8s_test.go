@@ -239,6 +239,13 @@ func TestKubernetesManifests(t *testing.T) {
 			t.Errorf("HorizontalPodAutoscaler %s scales %s %s, which is not there", name, h.Spec.ScaleTargetRef.Kind, h.Spec.ScaleTargetRef.Name)
 		}
 		for _, m := range h.Spec.Metrics {
+			served := false
+			for _, cm := range byKind["ConfigMap"] {
+				served = served || strings.Contains(cm.Data["config.yaml"], "externalRules") && strings.Contains(cm.Data["config.yaml"], `as: "`+m.External.Metric.Name+`"`)
+			}
+			if !served {
+				t.Errorf("HorizontalPodAutoscaler %s scales on external metric %s, which no Prometheus Adapter rule serves", name, m.External.Metric.Name)
+			}
 			if !strings.Contains(string(appSrc), `"`+m.External.Metric.Name+`"`) {
 				t.Errorf("HorizontalPodAutoscaler %s scales on %s, which sluice does not export", name, m.External.Metric.Name)
 			}

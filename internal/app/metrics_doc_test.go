@@ -8,11 +8,32 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestMetricsDocumented: every metric Sluice itself exports is in
 // docs/metrics.md, and every sluice_* metric the page names exists.
 func TestMetricsDocumented(t *testing.T) {
+	names := exportedMetrics(t)
+	b, err := os.ReadFile("../../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for n := range names {
+		if !strings.Contains(doc, "`"+n+"`") {
+			t.Errorf("docs/metrics.md does not document %s", n)
+		}
+	}
+	for _, m := range regexp.MustCompile("`(sluice_[a-z_]+)`").FindAllStringSubmatch(doc, -1) {
+		if !names[m[1]] {
+			t.Errorf("docs/metrics.md names %s, which Sluice does not export", m[1])
+		}
+	}
+}
+
+// exportedMetrics names every metric Sluice itself registers.
+func exportedMetrics(t *testing.T) map[string]bool {
 	reg := prometheus.NewRegistry()
 	tel := newTelemetry(reg, slog.Default())
 	tel.bridge()
@@ -35,19 +56,46 @@ func TestMetricsDocumented(t *testing.T) {
 	if len(names) < 15 {
 		t.Fatalf("found only %d metrics: %v", len(names), names)
 	}
-	b, err := os.ReadFile("../../docs/metrics.md")
+	return names
+}
+
+// TestAlertRules: the shipped Prometheus alerts parse, use only metrics
+// Sluice exports, and point at runbooks that exist.
+func TestAlertRules(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/prometheus/alerts.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := string(b)
-	for n := range names {
-		if !strings.Contains(doc, "`"+n+"`") {
-			t.Errorf("docs/metrics.md does not document %s", n)
+	var f struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	names := exportedMetrics(t)
+	n := 0
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			n++
+			for _, m := range regexp.MustCompile(`sluice_[a-z_]+`).FindAllString(r.Expr, -1) {
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+				if !names[base] {
+					t.Errorf("alert %s uses %s, which Sluice does not export", r.Alert, m)
+				}
+			}
+			rb := r.Annotations["runbook_url"]
+			if _, err := os.Stat("../../" + rb); rb == "" || err != nil {
+				t.Errorf("alert %s: runbook_url %q is not a page in the repo", r.Alert, rb)
+			}
 		}
 	}
-	for _, m := range regexp.MustCompile("`(sluice_[a-z_]+)`").FindAllStringSubmatch(doc, -1) {
-		if !names[m[1]] {
-			t.Errorf("docs/metrics.md names %s, which Sluice does not export", m[1])
-		}
+	if n < 5 {
+		t.Fatalf("only %d alerts", n)
 	}
 }
