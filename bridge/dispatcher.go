@@ -148,6 +148,9 @@ type Stats struct {
 	SignalTime time.Duration
 	// Buffered is the number of events held now, queued or in flight.
 	Buffered int
+	// InFlight is the number of Signal-With-Start calls under way now;
+	// Entities the number of workflows with events waiting or in flight.
+	InFlight, Entities int
 }
 
 // NewDispatcher returns a dispatcher whose work lives until ctx ends.
@@ -174,6 +177,10 @@ func (d *Dispatcher) Stats() Stats {
 	defer d.mu.Unlock()
 	s := d.stats
 	s.Buffered = d.buffered
+	s.Entities = len(d.entities)
+	for _, n := range d.inFlight {
+		s.InFlight += n
+	}
 	return s
 }
 

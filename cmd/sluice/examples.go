@@ -52,6 +52,7 @@ var examples = map[string][]string{
 	"status": {
 		"sluice status",
 		"sluice status --brokers kafka:9092 --temporal temporal:7233 --clickhouse clickhouse:9000",
+		"sluice status --admin-url http://sluice-bridge-admin:9464   # adds each bridge's in-flight signals and paused topics",
 	},
 }
 

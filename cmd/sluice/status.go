@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"strings"
 
+	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/app"
 )
 
 func init() {
-	register("status", "consumer lag, dead letters, running workflows and mirror freshness at a glance", func(ctx context.Context, args []string) error {
+	register("status", "consumer lag, in-flight signals, dead letters, running workflows and mirror freshness at a glance", func(ctx context.Context, args []string) error {
 		fs := flag.NewFlagSet("status", flag.ContinueOnError)
 		var c connFlags
 		c.register(fs)
+		urls := fs.String("admin-url", env("SLUICE_ADMIN_URL", ""), "bridge admin endpoint(s), comma-separated, for in-flight signals, buffered events and paused topics per bridge; a name resolving to several addresses reaches each ($SLUICE_ADMIN_URL)")
 		if err := parse(fs, args); err != nil {
 			return err
 		}
@@ -27,6 +31,29 @@ func init() {
 		for _, l := range st.Lines() {
 			fmt.Println(l)
 		}
-		return st.Err()
+		errs := []error{st.Err()}
+		for _, base := range app.SplitList(*urls) {
+			replicas, err := admin.Replicas(ctx, base)
+			if err != nil {
+				fmt.Printf("bridge            unknown: %v\n", err)
+				errs = append(errs, err)
+				continue
+			}
+			for _, r := range replicas {
+				var b app.BridgeState
+				if err := admin.Call(ctx, r, "bridge", nil, "", &b); err != nil {
+					fmt.Printf("bridge            %s unknown: %v\n", r, err)
+					errs = append(errs, fmt.Errorf("bridge %s: %w", r, err))
+					continue
+				}
+				paused := "nothing paused"
+				if len(b.Paused) > 0 {
+					paused = "PAUSED: " + strings.Join(b.Paused, ", ")
+				}
+				fmt.Printf("bridge            %s: %d signals in flight, %d events buffered for %d entities, %s\n",
+					r, b.InFlightSignals, b.BufferedEvents, b.ActiveEntities, paused)
+			}
+		}
+		return errors.Join(errs...)
 	})
 }

@@ -16,6 +16,16 @@ type PauseState struct {
 	Paused []string `json:"paused"`
 }
 
+// BridgeState is one bridge's live state (GET /admin/bridge, `sluice status`).
+type BridgeState struct {
+	InFlightSignals int      `json:"in_flight_signals"`
+	BufferedEvents  int      `json:"buffered_events"`
+	ActiveEntities  int      `json:"active_entities"`
+	Signals         int64    `json:"signals"`
+	Events          int64    `json:"events"`
+	Paused          []string `json:"paused"`
+}
+
 // RedriveResult is what the redrive action answers.
 type RedriveResult struct {
 	DryRun   bool             `json:"dry_run"`
@@ -47,6 +57,11 @@ func addBridgeActions(s *admin.Server, c *Config, b *Bridge) {
 	s.AddAction("pause", pauseOrResume(b.g.Pause))
 	s.AddAction("resume", pauseOrResume(b.g.Resume))
 	s.AddView("paused", func(context.Context) (any, error) { return PauseState{Paused: b.g.Paused()}, nil })
+	s.AddView("bridge", func(context.Context) (any, error) {
+		st := b.Stats()
+		return BridgeState{InFlightSignals: st.InFlight, BufferedEvents: st.Buffered, ActiveEntities: st.Entities,
+			Signals: st.Signals, Events: st.Events, Paused: b.g.Paused()}, nil
+	})
 	s.AddAction("redrive", func(ctx context.Context, q url.Values) (any, error) {
 		f := consumers.DeadLetterFilter{Reason: q.Get("reason"), SourceTopic: q.Get("source-topic")}
 		if q.Has("partition") || q.Has("offset") {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,10 @@ func TestPauseResume(t *testing.T) {
 	}
 	if out, err := sluice("", "paused"); err != nil || !strings.Contains(out, e.cfg.InputTopic) {
 		t.Fatalf("paused: %v\n%s", err, out)
+	}
+	if out, err := sluice("", "status", "--brokers", strings.Join(e.cfg.Brokers, ","), "--temporal", e.cfg.TemporalAddr); err != nil ||
+		!regexp.MustCompile(`bridge +http://\S+: \d+ signals in flight, \d+ events buffered for \d+ entities, PAUSED: `+regexp.QuoteMeta(e.cfg.InputTopic)).MatchString(out) {
+		t.Fatalf("status with the admin URL does not show the pause: %v\n%s", err, out)
 	}
 
 	// While the input topic is paused, the orders topic still flows: an
