@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/sluicehq/sluice/schemas/producer"
 )
 
@@ -219,6 +221,83 @@ func TestHelpShowsRunnableExamples(t *testing.T) {
 					t.Errorf("sluice %s -h shows `%s`, but %v has no --%s", name, l, cmd[1:], flagName)
 				}
 			}
+		}
+	}
+}
+
+// Every file compose mounts exists, and its Prometheus scrapes exactly the
+// sluice components that serve an admin endpoint, on the port
+// SLUICE_ADMIN_ADDR opens, with the alert rules file it mounts.
+func TestComposePrometheus(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		XEnv     map[string]string `yaml:"x-sluice-env"`
+		Services map[string]struct {
+			Image   string   `yaml:"image"`
+			Command []string `yaml:"command"`
+			Volumes []string `yaml:"volumes"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatal(err)
+	}
+	mounts := map[string]string{} // container path -> repo path
+	for name, s := range compose.Services {
+		for _, v := range s.Volumes {
+			parts := strings.Split(v, ":")
+			if !strings.HasPrefix(parts[0], "./") {
+				continue // a named volume
+			}
+			if _, err := os.Stat("../../" + parts[0]); err != nil {
+				t.Errorf("service %s mounts %s, which is not in the repo", name, parts[0])
+			}
+			mounts[parts[1]] = "../../" + parts[0]
+		}
+	}
+	prom, ok := mounts["/etc/prometheus/prometheus.yml"]
+	if !ok {
+		t.Fatal("compose runs no Prometheus with a mounted config")
+	}
+	pb, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	if err := yaml.Unmarshal(pb, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cfg.RuleFiles {
+		if _, ok := mounts[r]; !ok {
+			t.Errorf("Prometheus loads rules from %s, which compose does not mount", r)
+		}
+	}
+	port := compose.XEnv["SLUICE_ADMIN_ADDR"][strings.LastIndex(compose.XEnv["SLUICE_ADMIN_ADDR"], ":")+1:]
+	scraped := map[string]bool{}
+	for _, sc := range cfg.ScrapeConfigs {
+		for _, st := range sc.StaticConfigs {
+			for _, target := range st.Targets {
+				host, p, _ := strings.Cut(target, ":")
+				s, ok := compose.Services[host]
+				if !ok || s.Image != "sluice:dev" || p != port {
+					t.Errorf("Prometheus scrapes %s: not a sluice service on the admin port %s", target, port)
+				}
+				scraped[host] = true
+			}
+		}
+	}
+	for name, s := range compose.Services {
+		if s.Image == "sluice:dev" && len(s.Command) > 0 && (s.Command[0] == "bridge" || s.Command[0] == "worker" || s.Command[0] == "mirror") && !scraped[name] {
+			t.Errorf("Prometheus does not scrape %s", name)
 		}
 	}
 }
