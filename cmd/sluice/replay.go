@@ -54,6 +54,17 @@ any non-determinism; exits non-zero if one fails. Export a history with
 		*query = "WorkflowType = '" + *wfType + "'"
 	}
 	var results []app.ReplayResult
+	failed := 0
+	// Verdicts print as they come: a replay of hundreds of histories shows
+	// its progress, and a failure is visible at once.
+	each := func(r app.ReplayResult) {
+		if r.Err != nil {
+			failed++
+			fmt.Printf("FAIL %s\n     %v\n", r.Source, r.Err)
+		} else {
+			fmt.Printf("ok   %s\n", r.Source)
+		}
+	}
 	switch {
 	case *files != "" && *query != "":
 		return errors.New("give --files or --query, not both")
@@ -62,25 +73,16 @@ any non-determinism; exits non-zero if one fails. Export a history with
 		if err != nil || len(paths) == 0 {
 			return fmt.Errorf("--files %q matches no file", *files)
 		}
-		results = app.ReplayFiles(cfg, paths, log)
+		results = app.ReplayFiles(cfg, paths, log, each)
 	case *query != "":
 		if cfg.TemporalAddr == "" {
 			return errors.New("--query needs --temporal host:7233")
 		}
-		if results, err = app.ReplayQuery(ctx, cfg, *query, *limit, log); err != nil {
+		if results, err = app.ReplayQuery(ctx, cfg, *query, *limit, log, each); err != nil {
 			return err
 		}
 	default:
 		return errors.New("give --files GLOB or --query QUERY (see -h)")
-	}
-	failed := 0
-	for _, r := range results {
-		if r.Err != nil {
-			failed++
-			fmt.Printf("FAIL %s\n     %v\n", r.Source, r.Err)
-		} else {
-			fmt.Printf("ok   %s\n", r.Source)
-		}
 	}
 	fmt.Printf("%d replayed, %d failed\n", len(results), failed)
 	if failed > 0 {

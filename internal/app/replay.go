@@ -33,18 +33,24 @@ type ReplayResult struct {
 
 // ReplayFiles replays histories exported as JSON (`temporal workflow show
 // --output json`, or the SDK's history JSON).
-func ReplayFiles(c *Config, paths []string, log tlog.Logger) []ReplayResult {
+// each, if set, sees every verdict as it is reached (progress).
+func ReplayFiles(c *Config, paths []string, log tlog.Logger, each func(ReplayResult)) []ReplayResult {
 	r := NewReplayer(c)
 	var out []ReplayResult
 	for _, p := range paths {
-		out = append(out, ReplayResult{Source: p, Err: r.ReplayWorkflowHistoryFromJSONFile(log, p)})
+		res := ReplayResult{Source: p, Err: r.ReplayWorkflowHistoryFromJSONFile(log, p)}
+		if each != nil {
+			each(res)
+		}
+		out = append(out, res)
 	}
 	return out
 }
 
 // ReplayQuery replays the histories of up to limit workflows matching a
-// visibility query, fetched from the namespace.
-func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tlog.Logger) ([]ReplayResult, error) {
+// visibility query, fetched from the namespace; each, if set, sees every
+// verdict as it is reached.
+func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tlog.Logger, each func(ReplayResult)) ([]ReplayResult, error) {
 	tc, err := DialTemporal(ctx, c)
 	if err != nil {
 		return nil, err
@@ -67,7 +73,11 @@ func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tl
 			ex := e.GetExecution()
 			err := r.ReplayWorkflowExecution(ctx, tc.WorkflowService(), log, c.Namespace,
 				workflow.Execution{ID: ex.GetWorkflowId(), RunID: ex.GetRunId()})
-			out = append(out, ReplayResult{Source: ex.GetWorkflowId() + "/" + ex.GetRunId(), Err: err})
+			res := ReplayResult{Source: ex.GetWorkflowId() + "/" + ex.GetRunId(), Err: err}
+			if each != nil {
+				each(res)
+			}
+			out = append(out, res)
 		}
 		if token = resp.GetNextPageToken(); len(token) == 0 {
 			break
