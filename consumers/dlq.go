@@ -2,6 +2,7 @@ package consumers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -199,6 +200,10 @@ func (f DeadLetterFilter) Match(d DeadLetter) bool {
 		(f.At == nil || (d.Partition == f.At.Partition && d.Offset == f.At.Offset))
 }
 
+// ErrNoSourceTopic is wrapped by Redrive for a dead letter that does not
+// say where it came from, redriven without a destination.
+var ErrNoSourceTopic = errors.New("names no source topic")
+
 // Redriven is one dead letter and the topic it goes (or would go) back to.
 type Redriven struct {
 	DeadLetter
@@ -217,7 +222,7 @@ func Redrive(ctx context.Context, brokers []string, opts []kgo.Opt, dlqTopic str
 			return nil
 		}
 		if d.SourceTopic == "" && to == "" {
-			return fmt.Errorf("dead letter %d/%d names no source topic; redrive it to a named topic", d.Partition, d.Offset)
+			return fmt.Errorf("dead letter %d/%d: %w; redrive it to a named topic", d.Partition, d.Offset, ErrNoSourceTopic)
 		}
 		r := RedriveRecord(dlqTopic, d, to)
 		if each != nil {

@@ -109,7 +109,7 @@ func runDLQ(ctx context.Context, args []string) error {
 		n, err := consumers.Redrive(ctx, bs, kopts, *topic, filter, *to, *dry, func(r consumers.Redriven) {
 			fmt.Printf("%s %d/%d (%s) → %s key %q\n", map[bool]string{true: "would redrive", false: "redrive"}[*dry], r.Partition, r.Offset, r.Reason, r.To, r.Key)
 		})
-		if err != nil && strings.Contains(err.Error(), "names no source topic") {
+		if errors.Is(err, consumers.ErrNoSourceTopic) {
 			err = fmt.Errorf("%w (pass --to)", err)
 		}
 		if err != nil || *dry || n == 0 {

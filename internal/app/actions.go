@@ -83,6 +83,9 @@ func addBridgeActions(s *admin.Server, c *Config, b *Bridge) {
 				res.Redriven = append(res.Redriven, RedrivenLetter{r.Partition, r.Offset, r.Reason, string(r.Key), r.To})
 			}
 		})
+		if errors.Is(err, consumers.ErrNoSourceTopic) {
+			return nil, admin.BadRequest("%v (pass to=TOPIC)", err)
+		}
 		return res, err
 	})
 }
