@@ -54,7 +54,7 @@ func BenchmarkDispatcherMetrics(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				key := fmt.Sprintf("k%d", i%1000)
 				recs = append(recs, consumers.Record{Topic: "t", Partition: int32(i % 12), Offset: int64(i), Key: []byte(key), Size: 64,
-					Event: schemas.Event{ID: key, Type: "x"},
+					Event:  schemas.Event{ID: key, Type: "x"},
 					Target: bridge.Target{WorkflowID: "e-" + key, EntityID: key, WorkflowType: "w", TaskQueue: "q"}})
 				if len(recs) == cap(recs) || i == b.N-1 {
 					if err := d.WaitForRoom(ctx); err != nil {
