@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"log/slog"
 	"os"
 	"regexp"
@@ -97,5 +98,41 @@ func TestAlertRules(t *testing.T) {
 	}
 	if n < 5 {
 		t.Fatalf("only %d alerts", n)
+	}
+}
+
+// TestOperationsDashboard: every Grafana panel of the operations dashboard
+// queries only metrics Sluice exports.
+func TestOperationsDashboard(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/grafana/sluice-operations.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	names := exportedMetrics(t)
+	exprs := 0
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			exprs++
+			for _, m := range regexp.MustCompile(`sluice_[a-z_]+`).FindAllString(tg.Expr, -1) {
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+				if !names[base] {
+					t.Errorf("panel %q queries %s, which Sluice does not export", p.Title, m)
+				}
+			}
+		}
+	}
+	if exprs < 8 {
+		t.Fatalf("only %d queries", exprs)
 	}
 }
