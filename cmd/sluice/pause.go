@@ -84,30 +84,23 @@ func runPause(ctx context.Context, verb string, args []string) error {
 	if verb != "paused" {
 		params = url.Values{"topic": {topics}}
 	}
-	failed := 0
-	for _, base := range app.SplitList(*urls) {
-		replicas, err := admin.Replicas(ctx, base)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: %v\n", base, err)
-			failed++
-			continue
+	failed := admin.EachReplica(ctx, app.SplitList(*urls), func(r string) error {
+		var st app.PauseState
+		if err := admin.Call(ctx, r, verb, params, token, &st); err != nil {
+			return err
 		}
-		for _, r := range replicas {
-			var st app.PauseState
-			if err := admin.Call(ctx, r, verb, params, token, &st); err != nil {
-				fmt.Fprintf(os.Stderr, "%s: %v\n", r, err)
-				failed++
-				continue
-			}
-			paused := "nothing paused"
-			if len(st.Paused) > 0 {
-				paused = "paused: " + strings.Join(st.Paused, ", ")
-			}
-			fmt.Printf("%s: %s\n", r, paused)
+		paused := "nothing paused"
+		if len(st.Paused) > 0 {
+			paused = "paused: " + strings.Join(st.Paused, ", ")
 		}
+		fmt.Printf("%s: %s\n", r, paused)
+		return nil
+	})
+	for _, err := range failed {
+		fmt.Fprintln(os.Stderr, err)
 	}
-	if failed > 0 {
-		return fmt.Errorf("%w: %d (see above); run it again, it is safe to repeat", admin.ErrSomeFailed, failed)
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %d (see above); run it again, it is safe to repeat", admin.ErrSomeFailed, len(failed))
 	}
 	return nil
 }

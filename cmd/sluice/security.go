@@ -98,14 +98,7 @@ func (s *securityFlags) apply(c *app.Config) error {
 // logSecurity says how each connection authenticates (never the secrets),
 // and warns where a password would cross the network in clear.
 func logSecurity(c *app.Config) {
-	temporal := "plaintext"
-	if c.Temporal.TLS.On() {
-		temporal = "TLS"
-	}
-	if c.Temporal.APIKey.IsSet() {
-		temporal += ", API key from " + c.Temporal.APIKey.Source()
-	}
-	c.Logger.Info("connection security", "kafka", c.Kafka.Describe(), "temporal", temporal, "clickhouse_tls", c.ClickHouse.TLS != nil)
+	c.Logger.Info("connection security", "kafka", c.Kafka.Describe(), "temporal", c.Temporal.Describe(), "clickhouse_tls", c.ClickHouse.TLS != nil)
 	if c.Kafka.SASL == secure.SASLPlain && !c.Kafka.TLS.On() {
 		c.Logger.Warn("Kafka SASL PLAIN without TLS sends the password in clear: set --kafka-tls")
 	}

@@ -31,29 +31,22 @@ func init() {
 		for _, l := range st.Lines() {
 			fmt.Println(l)
 		}
-		errs := []error{st.Err()}
-		for _, base := range app.SplitList(*urls) {
-			replicas, err := admin.Replicas(ctx, base)
-			if err != nil {
-				fmt.Printf("bridge            unknown: %v\n", err)
-				errs = append(errs, err)
-				continue
+		bridgeErrs := admin.EachReplica(ctx, app.SplitList(*urls), func(r string) error {
+			var b app.BridgeState
+			if err := admin.Call(ctx, r, "bridge", nil, "", &b); err != nil {
+				return err
 			}
-			for _, r := range replicas {
-				var b app.BridgeState
-				if err := admin.Call(ctx, r, "bridge", nil, "", &b); err != nil {
-					fmt.Printf("bridge            %s unknown: %v\n", r, err)
-					errs = append(errs, fmt.Errorf("bridge %s: %w", r, err))
-					continue
-				}
-				paused := "nothing paused"
-				if len(b.Paused) > 0 {
-					paused = "PAUSED: " + strings.Join(b.Paused, ", ")
-				}
-				fmt.Printf("bridge            %s: %d signals in flight, %d events buffered for %d entities, %s\n",
-					r, b.InFlightSignals, b.BufferedEvents, b.ActiveEntities, paused)
+			paused := "nothing paused"
+			if len(b.Paused) > 0 {
+				paused = "PAUSED: " + strings.Join(b.Paused, ", ")
 			}
+			fmt.Printf("bridge            %s: %d signals in flight, %d events buffered for %d entities, %s\n",
+				r, b.InFlightSignals, b.BufferedEvents, b.ActiveEntities, paused)
+			return nil
+		})
+		for _, err := range bridgeErrs {
+			fmt.Printf("bridge            unknown: %v\n", err)
 		}
-		return errors.Join(errs...)
+		return errors.Join(append([]error{st.Err()}, bridgeErrs...)...)
 	})
 }

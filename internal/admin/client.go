@@ -44,6 +44,26 @@ func Replicas(ctx context.Context, base string) ([]string, error) {
 	return out, nil
 }
 
+// EachReplica calls fn with every replica of every base URL (see Replicas)
+// and returns each failure, a base that does not resolve included, named by
+// its URL.
+func EachReplica(ctx context.Context, bases []string, fn func(replica string) error) []error {
+	var errs []error
+	for _, base := range bases {
+		replicas, err := Replicas(ctx, base)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, r := range replicas {
+			if err := fn(r); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", r, err))
+			}
+		}
+	}
+	return errs
+}
+
 // Call POSTs an action (or GETs a view, when params is nil) on one admin
 // endpoint with the bearer token and decodes its result into out.
 func Call(ctx context.Context, base, name string, params url.Values, token string, out any) error {

@@ -449,9 +449,7 @@ func (b *Bridge) Stats() bridge.Stats { return b.d.Stats() }
 // RunBridge consumes the input topic and signals entity workflows until ctx
 // ends, then settles in-flight signals and commits.
 func RunBridge(ctx context.Context, c *Config) error {
-	s := newAdmin(c)
-	tel := newTelemetry(s.Registry, c.Logger)
-	stopTracing, err := tel.startTracing(ctx, c, "sluice-bridge")
+	s, tel, stopTracing, err := startTraced(ctx, c, "sluice-bridge")
 	if err != nil {
 		return err
 	}
@@ -502,6 +500,15 @@ func serveAdmin(ctx context.Context, c *Config, s *admin.Server, setup func(*adm
 	return func() { cancel(); <-done }, nil
 }
 
+// startTraced is a traced component's admin server (its registry) and
+// telemetry, tracing as service; stop flushes the spans.
+func startTraced(ctx context.Context, c *Config, service string) (*admin.Server, *telemetry, func(), error) {
+	s := newAdmin(c)
+	tel := newTelemetry(s.Registry, c.Logger)
+	stop, err := tel.startTracing(ctx, c, service)
+	return s, tel, stop, err
+}
+
 // newAdmin is the process's admin server; its registry collects metrics
 // from the start, whether or not AdminAddr serves them.
 func newAdmin(c *Config) *admin.Server {
@@ -520,9 +527,7 @@ func temporalCheck(tc client.Client) admin.Check {
 // RunWorker runs the entity workflows and the milestone activity until ctx
 // ends.
 func RunWorker(ctx context.Context, c *Config) error {
-	s := newAdmin(c)
-	tel := newTelemetry(s.Registry, c.Logger)
-	stopTracing, err := tel.startTracing(ctx, c, "sluice-worker")
+	s, tel, stopTracing, err := startTraced(ctx, c, "sluice-worker")
 	if err != nil {
 		return err
 	}

@@ -81,14 +81,7 @@ func checkKafka(ctx context.Context, c *Config) CheckResult {
 }
 
 func checkTemporal(ctx context.Context, c *Config) CheckResult {
-	auth := "plaintext"
-	if c.Temporal.TLS.On() {
-		auth = "TLS"
-	}
-	if c.Temporal.APIKey.IsSet() {
-		auth += ", API key from " + c.Temporal.APIKey.Source()
-	}
-	r := CheckResult{Name: "temporal", Detail: c.TemporalAddr + ", " + auth + certExpiry(c.Temporal.TLS)}
+	r := CheckResult{Name: "temporal", Detail: c.TemporalAddr + ", " + c.Temporal.Describe() + certExpiry(c.Temporal.TLS)}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	tc, err := DialTemporal(ctx, c)

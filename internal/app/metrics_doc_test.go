@@ -2,6 +2,7 @@ package app
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"regexp"
@@ -84,12 +85,7 @@ func TestAlertRules(t *testing.T) {
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
 			n++
-			for _, m := range regexp.MustCompile(`sluice_[a-z_]+`).FindAllString(r.Expr, -1) {
-				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
-				if !names[base] {
-					t.Errorf("alert %s uses %s, which Sluice does not export", r.Alert, m)
-				}
-			}
+			checkQuery(t, names, "alert "+r.Alert, r.Expr)
 			rb := r.Annotations["runbook_url"]
 			if _, err := os.Stat("../../" + rb); rb == "" || err != nil {
 				t.Errorf("alert %s: runbook_url %q is not a page in the repo", r.Alert, rb)
@@ -124,15 +120,22 @@ func TestOperationsDashboard(t *testing.T) {
 	for _, p := range d.Panels {
 		for _, tg := range p.Targets {
 			exprs++
-			for _, m := range regexp.MustCompile(`sluice_[a-z_]+`).FindAllString(tg.Expr, -1) {
-				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
-				if !names[base] {
-					t.Errorf("panel %q queries %s, which Sluice does not export", p.Title, m)
-				}
-			}
+			checkQuery(t, names, fmt.Sprintf("panel %q", p.Title), tg.Expr)
 		}
 	}
 	if exprs < 8 {
 		t.Fatalf("only %d queries", exprs)
+	}
+}
+
+// checkQuery fails for every sluice_* series a PromQL query uses that
+// Sluice does not export (histogram series by their base name).
+func checkQuery(t *testing.T, names map[string]bool, where, expr string) {
+	t.Helper()
+	for _, m := range regexp.MustCompile(`sluice_[a-z_]+`).FindAllString(expr, -1) {
+		base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+		if !names[base] {
+			t.Errorf("%s uses %s, which Sluice does not export", where, m)
+		}
 	}
 }

@@ -42,3 +42,15 @@ func (t Temporal) Apply(o *client.Options) error {
 	}
 	return nil
 }
+
+// Describe says how the client authenticates, for logs and `sluice check`.
+func (t Temporal) Describe() string {
+	d := "plaintext"
+	if t.TLS.On() {
+		d = "TLS"
+	}
+	if t.APIKey.IsSet() {
+		d += ", API key from " + t.APIKey.Source()
+	}
+	return d
+}
