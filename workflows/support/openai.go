@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/segmentio/encoding/json"
 	"go.temporal.io/sdk/temporal"
@@ -29,12 +30,19 @@ type OpenAI struct {
 // Error types the provider returns; the agent's retry policy does not retry
 // the non-retryable ones.
 const (
-	ErrRateLimited    = "RateLimited"
-	ErrProviderDown   = "ProviderUnavailable"
-	ErrBadRequest     = "BadRequest"
-	ErrUnauthorized   = "Unauthorized"
-	ErrBadResponse    = "BadResponse"
-	maxErrorBodyBytes = 2048
+	ErrRateLimited  = "RateLimited"
+	ErrProviderDown = "ProviderUnavailable"
+	ErrBadRequest   = "BadRequest"
+	ErrUnauthorized = "Unauthorized"
+	ErrBadResponse  = "BadResponse"
+	// maxErrorBodyBytes is how much of an error answer's body is kept: it
+	// is copied into the activity failure and from there into history,
+	// milestones and ClickHouse, so a provider's multi-megabyte HTML error
+	// page must not travel with it.
+	maxErrorBodyBytes = 512
+	// maxErrorBodyDrain is how much more of it is read (to count it, and
+	// so the connection can be reused); past that the count says "more than".
+	maxErrorBodyDrain = 1 << 20
 )
 
 type oaMessage struct {
@@ -122,8 +130,7 @@ func (p *OpenAI) Complete(ctx context.Context, req CompletionRequest) (Completio
 
 // statusError classifies a non-200 answer.
 func statusError(resp *http.Response, now time.Time) error {
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
-	msg := fmt.Sprintf("provider answered %s: %s", resp.Status, strings.TrimSpace(string(b)))
+	msg := fmt.Sprintf("provider answered %s: %s", resp.Status, errorBody(resp.Body))
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		typ := ErrRateLimited
@@ -142,6 +149,28 @@ func statusError(resp *http.Response, now time.Time) error {
 	default:
 		return temporal.NewNonRetryableApplicationError(msg, ErrBadRequest, nil)
 	}
+}
+
+// errorBody is the start of an error answer's body, at most
+// maxErrorBodyBytes cut on a UTF-8 boundary, with "…(N bytes)" saying how
+// long the whole body was when it was cut.
+func errorBody(r io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(r, maxErrorBodyBytes+1))
+	if len(b) <= maxErrorBodyBytes {
+		return strings.TrimSpace(string(b))
+	}
+	rest, _ := io.Copy(io.Discard, io.LimitReader(r, maxErrorBodyDrain))
+	total := fmt.Sprintf("%d bytes", int64(len(b))+rest)
+	if rest == maxErrorBodyDrain {
+		total = "more than " + total
+	}
+	cut := maxErrorBodyBytes
+	// Back up to the start of a rune (at most 3 bytes) so the message
+	// stays valid UTF-8.
+	for cut > maxErrorBodyBytes-utf8.UTFMax && cut > 0 && !utf8.RuneStart(b[cut]) {
+		cut--
+	}
+	return strings.TrimSpace(string(b[:cut])) + "…(" + total + ")"
 }
 
 // RetryAfter parses a Retry-After header: delay-seconds or an HTTP date.

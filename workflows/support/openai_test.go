@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/segmentio/encoding/json"
 	"go.temporal.io/sdk/temporal"
@@ -118,5 +119,36 @@ func TestOfflineIsDeterministic(t *testing.T) {
 	jb, _ := json.Marshal(b)
 	if string(ja) != string(jb) || len(a.Message.ToolCalls) != 1 || a.Message.ToolCalls[0].Name != ToolLookupOrder {
 		t.Fatalf("%s vs %s", ja, jb)
+	}
+}
+
+// A provider's error body travels into the activity failure, history and
+// milestones: only its first 512 bytes are kept, cut on a UTF-8 boundary,
+// with the whole body's length; a small body is kept whole.
+func TestOpenAIErrorBodyIsCapped(t *testing.T) {
+	huge := "x" + strings.Repeat("é", 50_000) // 100,001 bytes; byte 512 is mid-rune
+	cases := []struct {
+		body, want string
+		max        int
+	}{
+		{huge, "…(100001 bytes)", 512 + 128},
+		{strings.Repeat("y", 3<<20), "…(more than ", 512 + 128},
+		{`{"error":{"message":"nope"}}`, `{"error":{"message":"nope"}}`, 200},
+	}
+	for _, c := range cases {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusBadGateway)
+			io.WriteString(w, c.body)
+		}))
+		_, err := (&OpenAI{BaseURL: srv.URL}).Complete(context.Background(), CompletionRequest{Model: "m"})
+		srv.Close()
+		var ae *temporal.ApplicationError
+		if !errors.As(err, &ae) {
+			t.Fatalf("%v is not an application error", err)
+		}
+		msg := ae.Error()
+		if len(msg) > c.max || !strings.Contains(msg, c.want) || !utf8.ValidString(msg) {
+			t.Errorf("failure message (%d bytes, valid UTF-8 %v) lacks %q or is too long: %.700s", len(msg), utf8.ValidString(msg), c.want, msg)
+		}
 	}
 }
