@@ -20,11 +20,25 @@ type ClickHouseConfig struct {
 	Addr     string // native protocol host:port, required
 	Database string // default "sluice"
 	Username string // default "default"
-	Password string
+	// Password is asked for on every OpenClickHouse (a rotated file takes
+	// effect on the next connection pool); nil means none. A func, not a
+	// string, so the config prints without it.
+	Password Password
 	// TLS, if set, speaks the native protocol over TLS (ClickHouse's
 	// tcp_port_secure, 9440 by default).
 	TLS *tls.Config
 }
+
+// Password returns the ClickHouse password. It is a func so a secret
+// store's reader (internal/secure.Secret.Value) can be passed in without
+// this package importing it; fmt prints it as [redacted].
+type Password func() (string, error)
+
+func (Password) String() string   { return "[redacted]" }
+func (Password) GoString() string { return "[redacted]" }
+
+// MarshalText keeps it out of JSON and YAML dumps of a config too.
+func (Password) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
 
 var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
@@ -61,9 +75,16 @@ func OpenClickHouse(ctx context.Context, cfg ClickHouseConfig) (*ClickHouse, err
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var pw string
+	if cfg.Password != nil {
+		var err error
+		if pw, err = cfg.Password(); err != nil {
+			return nil, fmt.Errorf("clickhouse password: %w", err)
+		}
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Addr:        []string{cfg.Addr},
-		Auth:        clickhouse.Auth{Database: "default", Username: cfg.Username, Password: cfg.Password},
+		Auth:        clickhouse.Auth{Database: "default", Username: cfg.Username, Password: pw},
 		TLS:         cfg.TLS,
 		DialTimeout: 5 * time.Second,
 		ReadTimeout: time.Minute, // fail fast instead of the driver's 5 minutes

@@ -26,6 +26,9 @@ type connFlags struct {
 	orders, tickets, llmURL, llmModel, adminAddr       string
 	approvalAbove                                      int64
 	approvalTimeout                                    time.Duration
+	// servesAdmin is set by the commands that serve the admin endpoint
+	// (bridge, worker, mirror): their token must be a strong one.
+	servesAdmin bool
 }
 
 // envRead records every environment variable a registered flag set reads,
@@ -81,22 +84,29 @@ func (c *connFlags) config() (*app.Config, error) {
 	}
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
 	c.kafkaFlags.apply(cfg)
-	// Security first and alone: a wrong file or mechanism is the fix to make.
+	// The token is read before it is checked (checking the zero Secret
+	// passed anything). A process that serves it (bridge, worker, mirror)
+	// also refuses a short or placeholder one: the manifests ship
+	// "change-me" values that must not guard a real endpoint.
+	cfg.AdminAddr, cfg.AdminToken = c.adminAddr, admin.Token()
 	var tokenErr error
-	if cfg.AdminToken.IsSet() {
+	switch {
+	case !cfg.AdminToken.IsSet():
+	case c.servesAdmin:
+		tokenErr = cfg.AdminToken.ValidateToken()
+	default:
 		tokenErr = cfg.AdminToken.Validate()
 	}
+	// Security first and alone: a wrong file or mechanism is the fix to make.
 	if err := errors.Join(c.securityFlags.apply(cfg), cfg.Kafka.Validate(), cfg.Temporal.Validate(), tokenErr); err != nil {
 		return nil, err
 	}
 	cfg.OrdersTopic, cfg.TicketsTopic = c.orders, c.tickets
-	cfg.AdminAddr, cfg.AdminToken = c.adminAddr, admin.Token()
 	llmKey := secure.EnvSecret("SLUICE_LLM_API_KEY")
 	if err := llmKey.Validate(); err != nil {
 		return nil, err
 	}
-	key, _ := llmKey.Value()
-	cfg.LLM = app.LLMConfig{URL: c.llmURL, Model: c.llmModel, APIKey: key}
+	cfg.LLM = app.LLMConfig{URL: c.llmURL, Model: c.llmModel, APIKey: llmKey}
 	if c.approvalAbove <= 0 || c.approvalTimeout <= 0 {
 		return nil, fmt.Errorf("--support-approval-above %d and --support-approval-timeout %s must be positive", c.approvalAbove, c.approvalTimeout)
 	}

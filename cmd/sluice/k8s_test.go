@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,11 +83,13 @@ type k8sObject struct {
 // container runs a real sluice command with real flags from the image the
 // Dockerfile builds, reads only SLUICE_* variables the binary reads, probes
 // the admin endpoint on the port SLUICE_ADMIN_ADDR opens, and the
-// autoscaler, budgets and selectors point at objects that are there.
+// autoscaler, budgets and selectors point at objects that are there. A
+// NetworkPolicy fences every sluice pod (see checkNetworkPolicies).
 func TestKubernetesManifests(t *testing.T) {
 	files, _ := filepath.Glob("../../deploy/k8s/*.yaml")
 	var objs []k8sObject
 	var services []map[string]string
+	var policies []netPolicy
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -109,6 +113,11 @@ func TestKubernetesManifests(t *testing.T) {
 							TargetPort string `yaml:"targetPort"`
 						} `yaml:"ports"`
 					} `yaml:"spec"`
+				}
+				var np netPolicy
+				if err = n.Decode(&np); err == nil && np.Kind == "NetworkPolicy" {
+					policies = append(policies, np)
+					continue
 				}
 				if err = n.Decode(&svc); err == nil && svc.Kind == "Service" {
 					services = append(services, svc.Spec.Selector)
@@ -225,6 +234,7 @@ func TestKubernetesManifests(t *testing.T) {
 	if len(services) == 0 || !strings.Contains(cm.Data["SLUICE_ADMIN_URL"], "sluice-bridge-admin") {
 		t.Error("no headless Service for the bridges' admin endpoints, or SLUICE_ADMIN_URL does not use it")
 	}
+	checkNetworkPolicies(t, policies, byKind, cm.Data, adminPort)
 	for name, pdb := range byKind["PodDisruptionBudget"] {
 		matched := false
 		for _, d := range byKind["Deployment"] {
@@ -263,4 +273,121 @@ func subset(sel, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+type npPeer struct {
+	NamespaceSelector *struct {
+		MatchLabels map[string]string `yaml:"matchLabels"`
+	} `yaml:"namespaceSelector"`
+	PodSelector *struct {
+		MatchLabels map[string]string `yaml:"matchLabels"`
+	} `yaml:"podSelector"`
+	IPBlock *struct {
+		CIDR string `yaml:"cidr"`
+	} `yaml:"ipBlock"`
+}
+
+type npRule struct {
+	From  []npPeer `yaml:"from"`
+	To    []npPeer `yaml:"to"`
+	Ports []struct {
+		Protocol string `yaml:"protocol"`
+		Port     any    `yaml:"port"`
+	} `yaml:"ports"`
+}
+
+type netPolicy struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Spec struct {
+		PodSelector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"podSelector"`
+		PolicyTypes []string `yaml:"policyTypes"`
+		Ingress     []npRule `yaml:"ingress"`
+		Egress      []npRule `yaml:"egress"`
+	} `yaml:"spec"`
+}
+
+// checkNetworkPolicies: every sluice pod (the Deployments and the migrate
+// Job) is selected by a NetworkPolicy that restricts both directions; its
+// ingress opens only the admin port, only to named sources (Prometheus
+// among them; no rule open to everyone); its egress allows DNS and the
+// ports of the Kafka, Temporal and ClickHouse addresses the ConfigMap sets.
+func checkNetworkPolicies(t *testing.T, policies []netPolicy, byKind map[string]map[string]k8sObject, cm map[string]string, adminPort string) {
+	t.Helper()
+	if len(policies) == 0 {
+		t.Error("no NetworkPolicy in deploy/k8s: the admin port is open to every pod in the cluster")
+		return
+	}
+	restricts := func(p npPeer) bool {
+		switch {
+		case p.IPBlock != nil:
+			return p.IPBlock.CIDR != "0.0.0.0/0" && p.IPBlock.CIDR != "::/0"
+		case p.PodSelector != nil && len(p.PodSelector.MatchLabels) > 0:
+			return true
+		case p.NamespaceSelector != nil && len(p.NamespaceSelector.MatchLabels) > 0:
+			return true
+		}
+		return false
+	}
+	prometheus := false
+	for _, np := range policies {
+		if !slices.Contains(np.Spec.PolicyTypes, "Ingress") || !slices.Contains(np.Spec.PolicyTypes, "Egress") {
+			t.Errorf("NetworkPolicy %s restricts %v; want both Ingress and Egress", np.Metadata.Name, np.Spec.PolicyTypes)
+		}
+		for _, r := range np.Spec.Ingress {
+			if len(r.From) == 0 || len(r.Ports) == 0 {
+				t.Errorf("NetworkPolicy %s has an ingress rule open to every source or every port: %+v", np.Metadata.Name, r)
+			}
+			for _, p := range r.From {
+				if !restricts(p) {
+					t.Errorf("NetworkPolicy %s lets in a peer that selects everything: %+v", np.Metadata.Name, p)
+				}
+				if p.PodSelector != nil && p.PodSelector.MatchLabels["app.kubernetes.io/name"] == "prometheus" {
+					prometheus = true
+				}
+			}
+			for _, p := range r.Ports {
+				if port := fmt.Sprint(p.Port); port != "admin" && port != adminPort {
+					t.Errorf("NetworkPolicy %s opens port %s; only the admin port (%s) is served", np.Metadata.Name, port, adminPort)
+				}
+			}
+		}
+	}
+	if !prometheus {
+		t.Error("no NetworkPolicy lets Prometheus (app.kubernetes.io/name=prometheus) scrape the admin port")
+	}
+	egressPorts := map[string]bool{}
+	for _, np := range policies {
+		for _, r := range np.Spec.Egress {
+			for _, p := range r.Ports {
+				egressPorts[fmt.Sprint(p.Port)] = true
+			}
+		}
+	}
+	need := map[string]string{"DNS": "53"}
+	for _, k := range []string{"SLUICE_BROKERS", "SLUICE_TEMPORAL", "SLUICE_CLICKHOUSE"} {
+		for _, addr := range strings.Split(cm[k], ",") {
+			need[k+" "+addr] = addr[strings.LastIndex(addr, ":")+1:]
+		}
+	}
+	for what, port := range need {
+		if !egressPorts[port] {
+			t.Errorf("no NetworkPolicy lets sluice reach %s (port %s)", what, port)
+		}
+	}
+	for _, kind := range []string{"Deployment", "Job"} {
+		for name, o := range byKind[kind] {
+			selected := false
+			for _, np := range policies {
+				selected = selected || subset(np.Spec.PodSelector.MatchLabels, o.Spec.Template.Metadata.Labels)
+			}
+			if !selected {
+				t.Errorf("no NetworkPolicy selects the pods of %s %s", kind, name)
+			}
+		}
+	}
 }

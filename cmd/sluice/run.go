@@ -29,7 +29,7 @@ func init() {
 // runOne runs one component in the foreground until SIGINT/SIGTERM.
 func runOne(ctx context.Context, name string, args []string, run func(context.Context, *app.Config) error, needKafka, needCH bool) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	var c connFlags
+	c := connFlags{servesAdmin: true}
 	c.register(fs)
 	createTopics := false
 	var tune bridgeTuning

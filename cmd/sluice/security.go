@@ -85,10 +85,13 @@ func (s *securityFlags) apply(c *app.Config) error {
 	c.Temporal = secure.Temporal{TLS: s.temporalTLS.config(), APIKey: secure.EnvSecret("SLUICE_TEMPORAL_API_KEY")}
 	var errs []error
 	pw := secure.EnvSecret("SLUICE_CLICKHOUSE_PASSWORD")
-	if err := pw.Validate(); err != nil {
+	if err := pw.ValidatePassword(); err != nil {
 		errs = append(errs, err)
 	}
-	c.ClickHouse.Password, _ = pw.Value()
+	if pw.IsSet() {
+		// Read again at each connection-pool open, never held as a string.
+		c.ClickHouse.Password = pw.Value
+	}
 	tc, err := s.chTLS.config().Config("clickhouse")
 	errs = append(errs, err)
 	c.ClickHouse.TLS = tc

@@ -29,6 +29,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"google.golang.org/grpc"
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
@@ -222,9 +223,9 @@ func Domains(c *Config) []workflows.Entity {
 
 // LLMConfig selects the support agent's model provider.
 type LLMConfig struct {
-	URL    string // OpenAI-compatible base URL, e.g. https://api.openai.com/v1; empty: offline
-	Model  string // model name sent to the provider
-	APIKey string // bearer token; taken from the environment, never a flag
+	URL    string        // OpenAI-compatible base URL, e.g. https://api.openai.com/v1; empty: offline
+	Model  string        // model name sent to the provider
+	APIKey secure.Secret // bearer token; taken from the environment, never a flag
 }
 
 func (l LLMConfig) validate() error {
@@ -247,7 +248,10 @@ func supportActivities(c *Config) *support.Activities {
 	if c.LLM.URL != "" {
 		// No client-side retries (net/http has none; the SDKs' own would
 		// hide attempts from history): Temporal's retry policy owns them.
-		a.Provider = &support.OpenAI{BaseURL: c.LLM.URL, APIKey: c.LLM.APIKey, Client: &http.Client{Timeout: 110 * time.Second}}
+		// Validated by whoever built the config (cmd/sluice); an unset
+		// Secret is an empty key, sent as no Authorization header.
+		key, _ := c.LLM.APIKey.Value()
+		a.Provider = &support.OpenAI{BaseURL: c.LLM.URL, APIKey: key, Client: &http.Client{Timeout: 110 * time.Second}}
 		a.ProviderName = "openai-compatible"
 	}
 	if a.Tools == nil {
@@ -285,6 +289,7 @@ func dialTemporal(ctx context.Context, c *Config, tel *telemetry) (client.Client
 	if err := c.Temporal.Apply(&o); err != nil {
 		return nil, err
 	}
+	o.ConnectionOptions.DialOptions = append(o.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(bridge.SafeRoutingHeaders()))
 	cl, err := client.DialContext(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("temporal %s: %w", c.TemporalAddr, err)

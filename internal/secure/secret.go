@@ -71,6 +71,98 @@ func (s Secret) Validate() error {
 	return err
 }
 
+// MinTokenBytes is the shortest bearer token accepted for an endpoint
+// Sluice serves (admin actions, dashboards): 32 bytes, so guessing it over
+// the network is hopeless.
+const MinTokenBytes = 32
+
+// MakeToken is the command the refusals suggest.
+const MakeToken = "head -c 32 /dev/urandom | base64"
+
+// ValidateToken is Validate for a token that guards an endpoint Sluice
+// serves: it must also be at least MinTokenBytes long and not a placeholder
+// copied from an example (deploy/k8s ships "change-me" ones, so that an
+// unedited manifest fails at start instead of guarding with a known token).
+// The value is never in the error.
+func (s Secret) ValidateToken() error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	v, _ := s.Value()
+	switch {
+	case IsPlaceholder(v):
+		return fmt.Errorf("%s is a placeholder, not a token: make one with `%s` and put it there", s.where(), MakeToken)
+	case len(v) < MinTokenBytes:
+		return fmt.Errorf("%s is %d bytes, shorter than %d: make one with `%s` and put it there", s.where(), len(v), MinTokenBytes, MakeToken)
+	case distinctBytes(v) < 8:
+		return fmt.Errorf("%s repeats too few characters to be random: make one with `%s` and put it there", s.where(), MakeToken)
+	}
+	return nil
+}
+
+// ValidatePassword is Validate for a password Sluice sends (ClickHouse):
+// it refuses a placeholder from an example; the length is the server's
+// business.
+func (s Secret) ValidatePassword() error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	if v, _ := s.Value(); IsPlaceholder(v) {
+		return fmt.Errorf("%s is a placeholder (as deploy/k8s/config.yaml ships): set the real password", s.where())
+	}
+	return nil
+}
+
+// placeholderParts, anywhere in a value, and placeholderWords, as the
+// whole value (case and surrounding punctuation ignored), mark a value
+// copied from an example rather than chosen.
+var (
+	placeholderParts = []string{"change-me", "changeme", "change_me", "replace-me", "replaceme", "replace_me",
+		"placeholder", "example", "your-token", "your_token", "your-password", "your_password", "[redacted]"}
+	placeholderWords = []string{"secret", "password", "passwd", "token", "admin", "test", "dev", "default",
+		"sluice", "12345678", "xxx", "todo", "none", "null", "empty"}
+)
+
+// IsPlaceholder reports whether v looks like a value from an example or
+// a template, not a real secret.
+func IsPlaceholder(v string) bool {
+	l := strings.ToLower(strings.TrimSpace(v))
+	for _, p := range placeholderParts {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	w := strings.Trim(l, "<>{}[]$\"'`_- ")
+	for _, p := range placeholderWords {
+		if w == p {
+			return true
+		}
+	}
+	return false
+}
+
+func distinctBytes(v string) int {
+	var seen [256]bool
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if !seen[v[i]] {
+			seen[v[i]], n = true, n+1
+		}
+	}
+	return n
+}
+
+// where names the secret's source for an error message.
+func (s Secret) where() string {
+	switch {
+	case s.name == "(static)":
+		return "the value given"
+	case s.file != "":
+		return "$" + s.name + "_FILE (" + s.file + ")"
+	}
+	return "$" + s.name
+}
+
 // Source says where the secret comes from, without its value.
 func (s Secret) Source() string {
 	switch {

@@ -87,3 +87,39 @@ func TestTLSBadPEM(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// A token guarding an endpoint must be long and chosen: placeholders (as
+// the manifests ship), short and repetitive values are refused with how to
+// make one, and the value is never in the error.
+func TestValidateToken(t *testing.T) {
+	good := "q3Jk9vXbPz1LmN0aTy7RcW2sEf5GhU8i+Dd4Oo6Ke/M=" // head -c 32 /dev/urandom | base64
+	if err := secure.StaticSecret(good).ValidateToken(); err != nil {
+		t.Fatalf("a random token is refused: %v", err)
+	}
+	for v, want := range map[string]string{
+		"change-me-to-a-long-random-string":         "placeholder",
+		"CHANGEME-0123456789abcdefghijklmnopqrstuv": "placeholder",
+		"<placeholder-token-goes-here-for-sluice!>": "placeholder",
+		"secret":                 "placeholder",
+		"pause-t0ken":            "shorter than 32",
+		strings.Repeat("ab", 20): "too few characters",
+	} {
+		err := secure.StaticSecret(v).ValidateToken()
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), secure.MakeToken) || strings.Contains(err.Error(), v) {
+			t.Errorf("%q: %v, want an error saying %q and %q without the value", v, err, want, secure.MakeToken)
+		}
+	}
+	// From a file, the error names the file (never its content).
+	f := secretFile(t, "change-me")
+	t.Setenv("T_TOK", "")
+	t.Setenv("T_TOK_FILE", f)
+	if err := secure.EnvSecret("T_TOK").ValidateToken(); err == nil || !strings.Contains(err.Error(), f) {
+		t.Fatalf("file placeholder: %v", err)
+	}
+	if err := secure.StaticSecret("change-me").ValidatePassword(); err == nil {
+		t.Fatal("a placeholder password is accepted")
+	}
+	if err := secure.StaticSecret("ch-pw-S3cret").ValidatePassword(); err != nil {
+		t.Fatalf("a real password is refused: %v", err)
+	}
+}
