@@ -25,15 +25,3 @@ type Target = consumers.Target
 type Signaler interface {
 	SignalWithStart(ctx context.Context, t Target, b *schemas.SignalBatch) error
 }
-
-// RejectedError marks a Signal-With-Start that Temporal refuses on every
-// attempt (an invalid argument such as a payload over its blob limit), as
-// opposed to an outage. Signalers wrap such errors in it.
-type RejectedError struct{ Err error }
-
-func (e *RejectedError) Error() string { return "rejected by Temporal: " + e.Err.Error() }
-func (e *RejectedError) Unwrap() error { return e.Err }
-
-// ReasonRejected is the dead-letter reason of an event Temporal refused
-// even alone in its batch.
-const ReasonRejected = "rejected-by-temporal"

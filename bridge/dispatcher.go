@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/schemas"
@@ -199,11 +200,7 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 			d.entities[target.WorkflowID] = q
 		}
 		q.items = append(q.items, queued{tp: key, item: item{
-			ev: schemas.BatchedEvent{
-				Offset: r.Offset, ID: r.Event.ID, Type: r.Event.Type, Source: r.Event.Source,
-				ProducedAtUs: r.Timestamp.UnixMicro(), Data: r.Event.Data, Redriven: r.Redriven,
-				TraceParent: r.Event.TraceParent,
-			},
+			ev:   r.Batched(),
 			size: r.Size,
 			ack:  ack,
 			rec:  r,
@@ -309,9 +306,8 @@ func (d *Dispatcher) run(q *entityQueue) {
 		d.mu.Unlock()
 
 		began := time.Now()
-		err := d.deliver(q.target, batch)
+		err := d.deliver(q.target, part, batch) // releases the slot
 		took := time.Since(began)
-		<-d.sem
 
 		d.mu.Lock()
 		d.inFlight[part]--
@@ -332,6 +328,13 @@ func (d *Dispatcher) run(q *entityQueue) {
 			continue
 		}
 		d.buffered -= len(items)
+		if errors.Is(err, errRevoked) {
+			// The partition went to another member while the batch waited
+			// to retry: it redelivers these unacked events.
+			d.room.Broadcast()
+			d.mu.Unlock()
+			continue
+		}
 		if err == nil {
 			d.stats.Events += int64(len(items))
 			d.stats.Signals++
@@ -345,7 +348,7 @@ func (d *Dispatcher) run(q *entityQueue) {
 		}
 		if rejected != nil { // one event Temporal refuses on every attempt: bad input
 			it := items[0]
-			d.log.Error("Temporal rejects the event; dead-lettering it", "workflow_id", q.target.WorkflowID, "offset", it.ev.Offset, "err", err)
+			d.log.Error("Temporal rejects the event; dead-lettering it", "workflow_id", q.target.WorkflowID, "offset", it.ev.Offset, "rule", rejected.Rule, "err", truncate(err.Error(), 512))
 			if !it.ack.DeadLetter(d.ctx, it.rec, ReasonRejected, rejected) {
 				d.abandon(q)
 				return
@@ -413,9 +416,15 @@ func (d *Dispatcher) abandon(q *entityQueue) {
 	d.mu.Unlock()
 }
 
-// deliver signals until Temporal accepts the batch or the dispatcher stops.
-// Temporal being down or throttling is not bad input: nothing is skipped.
-func (d *Dispatcher) deliver(t Target, b *schemas.SignalBatch) error {
+// errRevoked ends a delivery whose partition was revoked while it waited.
+var errRevoked = errors.New("partition revoked")
+
+// deliver signals until Temporal accepts the batch, refuses it for good,
+// the partition is revoked or the dispatcher stops. Temporal being down or
+// throttling is not bad input: nothing is skipped. Called holding an
+// in-flight slot, it returns having released it; between attempts it holds
+// none, so an entity backing off never delays another.
+func (d *Dispatcher) deliver(t Target, part tp, b *schemas.SignalBatch) error {
 	backoff := d.cfg.RetryMin
 	for attempt := 1; ; attempt++ {
 		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.SignalTimeout)
@@ -425,6 +434,7 @@ func (d *Dispatcher) deliver(t Target, b *schemas.SignalBatch) error {
 		if d.cfg.OnAttempt != nil && d.ctx.Err() == nil {
 			d.cfg.OnAttempt(len(b.Events), time.Since(began), err)
 		}
+		<-d.sem
 		var rejected *RejectedError
 		if err == nil || errors.As(err, &rejected) {
 			return err
@@ -436,7 +446,7 @@ func (d *Dispatcher) deliver(t Target, b *schemas.SignalBatch) error {
 		d.stats.Retries++
 		d.mu.Unlock()
 		if attempt == 1 || attempt%10 == 0 {
-			d.log.Warn("signal-with-start failed, retrying", "workflow_id", t.WorkflowID, "attempt", attempt, "events", len(b.Events), "err", err)
+			d.log.Warn("signal-with-start failed, retrying", "workflow_id", t.WorkflowID, "attempt", attempt, "events", len(b.Events), "err", truncate(err.Error(), 512))
 		}
 		// Full jitter keeps a recovering Temporal from a thundering herd.
 		sleep := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
@@ -446,5 +456,29 @@ func (d *Dispatcher) deliver(t Target, b *schemas.SignalBatch) error {
 		case <-time.After(sleep):
 		}
 		backoff = min(backoff*2, d.cfg.RetryMax)
+		select {
+		case d.sem <- struct{}{}:
+		case <-d.ctx.Done():
+			return d.ctx.Err()
+		}
+		d.mu.Lock()
+		revoked := d.revoked[part]
+		d.mu.Unlock()
+		if revoked {
+			<-d.sem
+			return errRevoked
+		}
 	}
+}
+
+// truncate cuts s to at most n bytes on a UTF-8 boundary: error text can
+// be long, and logs are bounded.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

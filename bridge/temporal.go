@@ -2,12 +2,15 @@ package bridge
 
 import (
 	"context"
-	"errors"
+	"fmt"
+
+	"github.com/segmentio/encoding/json"
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
 	"github.com/sluicehq/sluice/internal/tracing"
@@ -37,18 +40,35 @@ func (s TemporalSignaler) SignalWithStart(ctx context.Context, t Target, b *sche
 		ctx, span = s.startSpan(ctx, t, b)
 		defer span.End()
 	}
-	_, err := s.Client.SignalWithStartWorkflow(ctx, t.WorkflowID, signal, b,
-		client.StartWorkflowOptions{ID: t.WorkflowID, TaskQueue: t.TaskQueue},
-		t.WorkflowType, workflows.StartArgs(t.EntityID))
+	payload, err := EncodeBatch(b)
+	if err == nil {
+		_, err = s.Client.SignalWithStartWorkflow(ctx, t.WorkflowID, signal, payload,
+			client.StartWorkflowOptions{ID: t.WorkflowID, TaskQueue: t.TaskQueue},
+			t.WorkflowType, workflows.StartArgs(t.EntityID))
+	}
 	if err != nil && span != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "signal-with-start failed")
 	}
-	var invalid *serviceerror.InvalidArgument
-	if errors.As(err, &invalid) {
-		return &RejectedError{Err: err}
+	if rule, rejected := Classify(err); rejected {
+		return &RejectedError{Rule: rule, Err: err}
 	}
 	return err
+}
+
+// EncodeBatch encodes b once, as the JSON payload the SDK's default
+// converter would make of it (encoding json/plain), so the SDK does not
+// encode it again: what the dispatcher bounded is what Temporal receives.
+// A payload codec on the client (encryption, compression) still applies.
+func EncodeBatch(b *schemas.SignalBatch) (converter.RawValue, error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return converter.RawValue{}, fmt.Errorf("%w: signal batch: %v", converter.ErrUnableToEncode, err)
+	}
+	return converter.NewRawValue(&commonpb.Payload{
+		Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)},
+		Data:     data,
+	}), nil
 }
 
 // maxLinks bounds the other events' traces linked from one signal span.

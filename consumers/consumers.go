@@ -23,13 +23,22 @@ type Record struct {
 	Offset    int64
 	Key       []byte
 	Timestamp time.Time // the record's produce (create) time
-	Size      int       // value bytes
+	Size      int       // bytes the event takes in a signal: schemas.EncodedEventSize
 	Event     schemas.Event
 	Target    Target // where the routes send it
 	// Redriven is set for a record `sluice dlq redrive` put back.
 	Redriven bool
 	// Raw is the record as fetched, kept for dead-lettering it later.
 	Raw *kgo.Record
+}
+
+// Batched is the record as it travels in a signal.
+func (r *Record) Batched() schemas.BatchedEvent {
+	return schemas.BatchedEvent{
+		Offset: r.Offset, ID: r.Event.ID, Type: r.Event.Type, Source: r.Event.Source,
+		ProducedAtUs: r.Timestamp.UnixMicro(), Data: r.Event.Data, Redriven: r.Redriven,
+		TraceParent: r.Event.TraceParent,
+	}
 }
 
 // Acker takes acknowledgements. An acked offset is durably handed over

@@ -41,6 +41,10 @@ type Config struct {
 	// RevokeTimeout bounds how long a revoke waits for in-flight work,
 	// overriding the default 20s.
 	RevokeTimeout time.Duration
+	// MaxDecompressBytes bounds what one fetched batch may decompress to,
+	// overriding the default 64 MiB (franz-go's own default is 1 GiB). A
+	// batch over it is dead-lettered as one record and skipped.
+	MaxDecompressBytes int
 	// ClientOpts are extra franz-go options (TLS, SASL, hooks, ...).
 	ClientOpts []kgo.Opt
 	// OnDeadLetter, if set, is called with the reason of each record
@@ -61,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RevokeTimeout <= 0 {
 		c.RevokeTimeout = 20 * time.Second
+	}
+	if c.MaxDecompressBytes <= 0 {
+		c.MaxDecompressBytes = 64 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -108,6 +115,8 @@ type Group struct {
 	cl  *kgo.Client
 	log *slog.Logger
 
+	dlq *deadLetters
+
 	mu    sync.Mutex
 	marks map[string]map[int32]*watermark
 	// commitMu serialises commits, so a periodic commit can never land after
@@ -122,6 +131,7 @@ func NewGroup(cfg Config, h Handler) (*Group, error) {
 		return nil, err
 	}
 	g := &Group{cfg: cfg, h: h, log: cfg.Logger, marks: map[string]map[int32]*watermark{}}
+	g.dlq = newDeadLetters(g)
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
@@ -133,6 +143,7 @@ func NewGroup(cfg Config, h Handler) (*Group, error) {
 		kgo.OnPartitionsLost(g.onLost),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.ProducerBatchMaxBytes(int32(cfg.MaxEventBytes) + 64<<10),
+		kgo.MaxDecompressBatchBytes(cfg.MaxDecompressBytes),
 	}, cfg.ClientOpts...)
 	if len(cfg.TopicPatterns) > 0 {
 		opts = append(opts, kgo.ConsumeRegex())
@@ -171,12 +182,19 @@ func (g *Group) Run(ctx context.Context) error {
 		if err := g.h.WaitForRoom(ctx); err != nil {
 			return nil
 		}
+		if err := g.dlq.waitForRoom(ctx); err != nil {
+			return nil
+		}
 		fetches := g.cl.PollRecords(ctx, g.cfg.MaxPollRecords)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			g.cl.AllowRebalance()
 			return nil
 		}
 		fetches.EachError(func(t string, p int32, err error) {
+			if tooBig, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
+				g.deadLetterBatch(ctx, tooBig)
+				return
+			}
 			g.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 		})
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) { g.handle(ctx, p) })
@@ -189,16 +207,7 @@ func (g *Group) handle(ctx context.Context, p kgo.FetchTopicPartition) {
 		return
 	}
 	g.mu.Lock()
-	byPart := g.marks[p.Topic]
-	if byPart == nil {
-		byPart = map[int32]*watermark{}
-		g.marks[p.Topic] = byPart
-	}
-	w := byPart[p.Partition]
-	if w == nil {
-		w = newWatermark()
-		byPart[p.Partition] = w
-	}
+	w := g.markFor(p.Topic, p.Partition)
 	for _, r := range p.Records {
 		w.track(r.Offset)
 	}
@@ -208,9 +217,7 @@ func (g *Group) handle(ctx context.Context, p kgo.FetchTopicPartition) {
 	for _, r := range p.Records {
 		rec, reason, err := g.decode(r)
 		if err != nil {
-			if g.deadLetter(ctx, r, reason, err) {
-				g.Ack(r.Topic, r.Partition, r.Offset)
-			}
+			g.dlq.enqueue(ctx, &deadLetterJob{rec: r, reason: reason, cause: truncateError(err)})
 			continue
 		}
 		recs = append(recs, rec)
@@ -232,8 +239,14 @@ func (g *Group) decode(r *kgo.Record) (Record, string, error) {
 	if len(r.Value) > g.cfg.MaxEventBytes {
 		return Record{}, ReasonOversize, fmt.Errorf("value is %d bytes, limit %d", len(r.Value), g.cfg.MaxEventBytes)
 	}
+	if n := headerBytes(r.Headers); n > schemas.MaxHeaderBytes {
+		return Record{}, ReasonOversize, fmt.Errorf("headers are %d bytes, limit %d", n, schemas.MaxHeaderBytes)
+	}
 	if len(r.Key) == 0 {
 		return Record{}, ReasonNoKey, errors.New("record has no key: the key names the entity and must be set")
+	}
+	if err := schemas.CheckKey(r.Key); err != nil {
+		return Record{}, ReasonInvalidKey, err
 	}
 	header := func(name string) (string, bool) {
 		for _, h := range r.Headers {
@@ -252,7 +265,7 @@ func (g *Group) decode(r *kgo.Record) (Record, string, error) {
 	}
 	if err != nil {
 		var de *schemas.DecodeError
-		if errors.As(err, &de) && de.Reason != "undecodable" {
+		if errors.As(err, &de) && de.Reason != schemas.ReasonUndecodable {
 			return Record{}, ReasonInvalid, err
 		}
 		return Record{}, ReasonUndecodable, err
@@ -269,19 +282,53 @@ func (g *Group) decode(r *kgo.Record) (Record, string, error) {
 		return Record{}, reason, err
 	}
 	_, redriven := header(HeaderRedrivenFrom)
-	return Record{
+	rec := Record{
 		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key,
-		Timestamp: r.Timestamp, Size: len(r.Value), Event: ev, Target: target, Redriven: redriven, Raw: r,
-	}, "", nil
+		Timestamp: r.Timestamp, Event: ev, Target: target, Redriven: redriven, Raw: r,
+	}
+	// The bound that counts is the event as Temporal receives it: escaping
+	// can grow JSON up to sixfold (every < becomes \u003c).
+	be := rec.Batched()
+	if rec.Size = schemas.EncodedEventSize(&be); rec.Size > g.cfg.MaxEventBytes {
+		return Record{}, ReasonOversize, fmt.Errorf("event encodes to %d bytes for Temporal, limit %d", rec.Size, g.cfg.MaxEventBytes)
+	}
+	return rec, "", nil
 }
 
-// DeadLetter implements Acker.
+func headerBytes(hs []kgo.RecordHeader) int {
+	n := 0
+	for _, h := range hs {
+		n += len(h.Key) + len(h.Value)
+	}
+	return n
+}
+
+// markFor returns (making it) the watermark of a partition; mu held.
+func (g *Group) markFor(topic string, partition int32) *watermark {
+	byPart := g.marks[topic]
+	if byPart == nil {
+		byPart = map[int32]*watermark{}
+		g.marks[topic] = byPart
+	}
+	w := byPart[partition]
+	if w == nil {
+		w = newWatermark()
+		byPart[partition] = w
+	}
+	return w
+}
+
+// DeadLetter implements Acker. It waits for the write, which goes through
+// the partition's dead-letter queue like any other.
 func (g *Group) DeadLetter(ctx context.Context, r *Record, reason string, cause error) bool {
-	if !g.deadLetter(ctx, r.Raw, reason, cause) {
+	done := make(chan bool, 1)
+	g.dlq.enqueue(ctx, &deadLetterJob{rec: r.Raw, reason: reason, cause: truncateError(cause), done: done})
+	select {
+	case ok := <-done:
+		return ok
+	case <-ctx.Done():
 		return false
 	}
-	g.Ack(r.Topic, r.Partition, r.Offset)
-	return true
 }
 
 // Ack implements Acker.
@@ -378,6 +425,7 @@ func (g *Group) onRevoked(ctx context.Context, _ *kgo.Client, tps map[string][]i
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.RevokeTimeout)
 	defer cancel()
 	g.h.Revoke(rctx, tps)
+	g.dlq.revoke(tps)
 	g.commit(rctx, tps, true)
 	g.log.Info("partitions revoked", "partitions", fmtTPs(tps))
 }
@@ -387,6 +435,7 @@ func (g *Group) onLost(ctx context.Context, _ *kgo.Client, tps map[string][]int3
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	g.h.Revoke(rctx, tps)
+	g.dlq.revoke(tps)
 	g.mu.Lock()
 	for t, ps := range tps {
 		for _, p := range ps {

@@ -215,10 +215,10 @@ func (rs *Routes) resolve(topic string, key []byte, ev *schemas.Event) (Target, 
 			if sch != nil {
 				v, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.Data))
 				if err != nil {
-					return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %v", ev.Type, err)
+					return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %s", ev.Type, schemas.JSONErrorDetail("data", err))
 				}
 				if err := sch.Validate(v); err != nil {
-					return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %v", ev.Type, err)
+					return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %s", ev.Type, schemaErrorDetail(err))
 				}
 			}
 		}
@@ -334,4 +334,37 @@ func yamlToJSON(v any) any {
 	default:
 		return v
 	}
+}
+
+// schemaErrorDetail names where data breaks its schema and which keyword it
+// fails, never the offending value: a validator's own message quotes the
+// data ("'4111...' does not match pattern ..."), and dead-letter headers
+// and logs must not carry payload.
+func schemaErrorDetail(err error) string {
+	var ve *jsonschema.ValidationError
+	if !errors.As(err, &ve) {
+		return "does not match its schema"
+	}
+	var parts []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(parts) >= 5 {
+			return
+		}
+		if len(e.Causes) == 0 {
+			kw := "schema"
+			if e.ErrorKind != nil {
+				if p := e.ErrorKind.KeywordPath(); len(p) > 0 {
+					kw = strings.Join(p, "/")
+				}
+			}
+			parts = append(parts, fmt.Sprintf("at '/%s': fails %s", strings.Join(e.InstanceLocation, "/"), kw))
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return "does not match its schema: " + strings.Join(parts, "; ")
 }

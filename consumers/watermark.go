@@ -22,6 +22,13 @@ func (w *watermark) track(off int64) {
 	w.next = off + 1
 }
 
+// trackSkip tracks first as standing for every offset up to next: acking
+// it makes next committable (a batch skipped as a whole).
+func (w *watermark) trackSkip(first, next int64) {
+	w.track(first)
+	w.next = max(next, first+1)
+}
+
 func (w *watermark) ack(off int64) {
 	if _, ok := w.unacked[off]; !ok {
 		return

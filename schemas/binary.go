@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/segmentio/encoding/json"
 )
 
 // CloudEvents Kafka protocol binding: in binary mode the attributes travel
@@ -37,7 +35,7 @@ func DecodeBinary(header func(name string) (string, bool), value []byte) (Event,
 	if t := get("time"); t != "" {
 		tm, err := time.Parse(time.RFC3339Nano, t)
 		if err != nil {
-			return Event{}, &DecodeError{Reason: "undecodable", Detail: fmt.Sprintf("ce_time %q: %v", t, err)}
+			return Event{}, &DecodeError{Reason: ReasonUndecodable, Detail: fmt.Sprintf("ce_time (%d bytes) is not an RFC 3339 time", len(t))}
 		}
 		ev.Time = tm
 	}
@@ -48,10 +46,10 @@ func DecodeBinary(header func(name string) (string, bool), value []byte) (Event,
 		if !isJSONType(ct) {
 			return Event{}, &DecodeError{Reason: "unsupported-content-type", Detail: fmt.Sprintf("content-type %q: binary-mode data must be JSON", ct)}
 		}
-		if !json.Valid(value) {
-			return Event{}, &DecodeError{Reason: "undecodable", Detail: "binary-mode data is not valid JSON"}
-		}
-		ev.Data = value
+		ev.Data = value // checked and normalised as JSON below
+	}
+	if err := ev.normalize(); err != nil {
+		return Event{}, err
 	}
 	return ev, nil
 }

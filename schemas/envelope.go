@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/segmentio/encoding/json"
 )
@@ -43,18 +44,48 @@ func (e *DecodeError) Unwrap() error { return ErrInvalidEvent }
 
 // DecodeEvent parses a structured-mode CloudEvent and checks the attributes
 // the spec requires.
+// It bounds and normalises what the bridge will carry to Temporal (see
+// the limits in limits.go): a record that passes is one Temporal accepts.
 func DecodeEvent(value []byte) (Event, error) {
+	// Checked before decoding: a decoder must never see input nested deep
+	// enough to exhaust it, and JSON text is UTF-8 (a decoder would quietly
+	// replace bad bytes, changing the event's id).
+	if !utf8.Valid(value) {
+		return Event{}, &DecodeError{Reason: ReasonUndecodable, Detail: "value is not valid UTF-8 (JSON must be)"}
+	}
+	if d := jsonDepth(value); d > MaxDataDepth+1 {
+		return Event{}, &DecodeError{Reason: ReasonUndecodable, Detail: fmt.Sprintf("value nests %d deep, data at most %d", d, MaxDataDepth)}
+	}
 	var ev Event
 	if err := json.Unmarshal(value, &ev); err != nil {
-		return Event{}, &DecodeError{Reason: "undecodable", Detail: err.Error()}
+		return Event{}, &DecodeError{Reason: ReasonUndecodable, Detail: JSONErrorDetail("value", err)}
 	}
-	if err := ev.Validate(); err != nil {
+	if err := ev.normalize(); err != nil {
 		return Event{}, err
 	}
 	return ev, nil
 }
 
-// Validate checks the required CloudEvents attributes.
+// normalize validates ev, drops a traceparent that is not one (it is an
+// optional extension: a broken one should not cost the event) and
+// normalises its data.
+func (ev *Event) normalize() error {
+	if ev.TraceParent != "" && !ValidTraceParent(ev.TraceParent) {
+		ev.TraceParent = ""
+	}
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	data, err := NormalizeData(ev.Data)
+	if err != nil {
+		return err
+	}
+	ev.Data = data
+	return nil
+}
+
+// Validate checks the required CloudEvents attributes and the limits on
+// every attribute (length, UTF-8, no control characters).
 func (ev *Event) Validate() error {
 	var missing []string
 	if ev.ID == "" {
@@ -70,7 +101,18 @@ func (ev *Event) Validate() error {
 		return &DecodeError{Reason: "missing-field", Detail: fmt.Sprintf("required attributes missing: %v", missing)}
 	}
 	if ev.SpecVersion != SpecVersion {
-		return &DecodeError{Reason: "bad-specversion", Detail: fmt.Sprintf("specversion %q, want %q", ev.SpecVersion, SpecVersion)}
+		return &DecodeError{Reason: "bad-specversion", Detail: fmt.Sprintf("specversion %q, want %q", truncate(ev.SpecVersion, 16), SpecVersion)}
+	}
+	for _, a := range [...]struct {
+		name, v string
+		max     int
+	}{
+		{"id", ev.ID, MaxIDBytes}, {"source", ev.Source, MaxSourceBytes}, {"type", ev.Type, MaxTypeBytes},
+		{"subject", ev.Subject, MaxSubjectBytes}, {"datacontenttype", ev.DataContentType, MaxContentTypeBytes},
+	} {
+		if err := checkAttr(a.name, a.v, a.max); err != nil {
+			return err
+		}
 	}
 	return nil
 }

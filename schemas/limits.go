@@ -1,0 +1,186 @@
+package schemas
+
+import (
+	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Limits on what a producer controls. Everything a record carries into a
+// workflow id, a signal, a milestone header or the input of Continue-As-New
+// is bounded here, well under the limits where Temporal or Kafka would
+// refuse it: a record over a bound is dead-lettered as an invalid envelope
+// at decode, instead of being refused by Temporal on every attempt later.
+const (
+	MaxIDBytes          = 256      // CloudEvents id
+	MaxSourceBytes      = 512      // CloudEvents source (a URI reference)
+	MaxTypeBytes        = 256      // CloudEvents type
+	MaxSubjectBytes     = 512      // CloudEvents subject
+	MaxContentTypeBytes = 256      // datacontenttype / content-type
+	MaxKeyBytes         = 512      // the Kafka record key (the entity key)
+	MaxDataDepth        = 128      // nesting of arrays and objects in data
+	MaxHeaderBytes      = 64 << 10 // all Kafka header keys and values of one record
+)
+
+// Reasons a DecodeError gives for a broken limit or encoding.
+const (
+	ReasonUndecodable = "undecodable"  // not JSON, not UTF-8, or too deep to decode
+	ReasonTooLong     = "too-long"     // an attribute over its byte limit
+	ReasonNotUTF8     = "invalid-utf8" // an attribute that is not UTF-8
+	ReasonControl     = "control-char" // an attribute with a control character
+)
+
+// checkAttr checks one attribute a producer set: UTF-8, no control
+// characters (they break logs, headers and workflow ids), within max bytes.
+func checkAttr(name, v string, max int) error {
+	if len(v) > max {
+		return &DecodeError{Reason: ReasonTooLong, Detail: fmt.Sprintf("%s is %d bytes, at most %d", name, len(v), max)}
+	}
+	if !utf8.ValidString(v) {
+		return &DecodeError{Reason: ReasonNotUTF8, Detail: name + " is not valid UTF-8"}
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			return &DecodeError{Reason: ReasonControl, Detail: fmt.Sprintf("%s has a control character (0x%02x) at byte %d", name, c, i)}
+		}
+	}
+	return nil
+}
+
+// CheckKey checks a record key as an entity key: present, UTF-8, no control
+// characters, at most MaxKeyBytes. Temporal refuses a workflow id that is
+// not UTF-8 on every attempt.
+func CheckKey(key []byte) error {
+	return checkAttr("key", string(key), MaxKeyBytes)
+}
+
+// NormalizeData checks event data as JSON a workflow can decode and returns
+// it as the Temporal SDK's JSON converter would encode it: compact, with
+// <, >, & and U+2028/U+2029 escaped. Doing this once at decode means the
+// size the bridge bounds a batch by is the size Temporal receives, and data
+// that the SDK or the worker could never encode or decode (invalid UTF-8,
+// nesting beyond MaxDataDepth; Go's decoder stops at 10,000) is bad input
+// here rather than a signal retried forever.
+func NormalizeData(data []byte) ([]byte, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	if !utf8.Valid(data) {
+		return nil, &DecodeError{Reason: ReasonUndecodable, Detail: "data is not valid UTF-8 (JSON must be)"}
+	}
+	if d := jsonDepth(data); d > MaxDataDepth {
+		return nil, &DecodeError{Reason: ReasonUndecodable, Detail: fmt.Sprintf("data nests %d deep, at most %d", d, MaxDataDepth)}
+	}
+	out, err := stdjson.Marshal(stdjson.RawMessage(data))
+	if err != nil {
+		return nil, &DecodeError{Reason: ReasonUndecodable, Detail: JSONErrorDetail("data", err)}
+	}
+	return out, nil
+}
+
+// jsonDepth returns the deepest nesting of arrays and objects in data,
+// skipping strings. It does not validate; it stops counting past the limit.
+func jsonDepth(data []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			for i++; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			depth++
+			if depth > deepest {
+				deepest = depth
+				if deepest > MaxDataDepth {
+					return deepest
+				}
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// JSONErrorDetail describes a JSON decoding error without quoting the
+// input: decoders' messages can carry fragments of the payload ("invalid
+// character 'x' in string ..."), which must not reach dead-letter headers
+// or logs.
+func JSONErrorDetail(what string, err error) string {
+	var syn *stdjson.SyntaxError
+	var typ *stdjson.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return what + " is not valid JSON (at byte " + strconv.FormatInt(syn.Offset, 10) + ")"
+	case errors.As(err, &typ):
+		at := typ.Field
+		if at == "" {
+			at = "top level"
+		}
+		return fmt.Sprintf("%s: JSON %s where %s expects %s", what, typ.Value, at, typ.Type)
+	default:
+		return what + " is not valid JSON"
+	}
+}
+
+// EncodedEventSize bounds the bytes be takes in an encoded SignalBatch (its
+// JSON object and a separating comma). Strings count as the encoder escapes
+// them, so a batch bounded by the sum of its events' sizes stays under the
+// bound once encoded.
+func EncodedEventSize(be *BatchedEvent) int {
+	// {"offset":,"id":"","type":"","source":"","produced_at_us":,"data":,"redriven":true,"traceparent":""},
+	const fixed = 104
+	n := fixed + 20 + 20 // two int64s at most
+	n += quotedLen(be.ID) + quotedLen(be.Type) + quotedLen(be.Source) + quotedLen(be.TraceParent)
+	return n + len(be.Data)
+}
+
+// quotedLen is how many bytes s takes once JSON-escaped (without quotes),
+// as Go's encoders escape: two bytes for \" \\ \n \r \t, six for other
+// control characters, < > & and U+2028/U+2029, and three for each invalid
+// byte (U+FFFD).
+func quotedLen(s string) int {
+	n := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += 6 // \ufffd
+		case r == '\u2028' || r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// truncate cuts s to at most n bytes on a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
