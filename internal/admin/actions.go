@@ -48,6 +48,9 @@ func (s *Server) AddView(name string, v View) {
 	s.views[name] = v
 }
 
+// actionTimeout bounds one action; Call's client waits a minute longer.
+const actionTimeout = 5 * time.Minute
+
 // actionResponse is every /admin answer's body.
 type actionResponse struct {
 	Result any    `json:"result,omitempty"`
@@ -98,8 +101,11 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) {
 		reply(http.StatusBadRequest, nil, err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(r.Context(), actionTimeout)
 	defer cancel()
+	// The server's WriteTimeout is for ordinary answers; an action (a
+	// redrive) may take minutes, and its answer must still reach the caller.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(actionTimeout + 30*time.Second))
 	// The audit trail: who asked for what, and how it ended.
 	res, err := a(ctx, r.Form)
 	s.log().Info("admin action", "action", name, "params", r.Form.Encode(), "remote", r.RemoteAddr, "err", err)

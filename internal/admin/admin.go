@@ -116,9 +116,29 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return ServeHTTP(ctx, ln, s.Handler())
 }
 
-// ServeHTTP serves h on ln until ctx ends, then shuts down gracefully.
+// The limits of every HTTP server Sluice runs (admin endpoint, dashboards
+// page), so a slow or hostile client cannot hold connections or memory:
+// requests are small GETs and form POSTs, answers come within a minute
+// (dashboards' queries are bounded well under it); admin actions, which
+// may run for minutes, extend their own write deadline (actionTimeout).
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 60 * time.Second
+	IdleTimeout       = 2 * time.Minute
+	MaxHeaderBytes    = 64 << 10
+)
+
+// NewHTTPServer is an http.Server for h with those limits.
+func NewHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: WriteTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
+}
+
+// ServeHTTP serves h on ln (with NewHTTPServer's limits) until ctx ends,
+// then shuts down gracefully.
 func ServeHTTP(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := NewHTTPServer(h)
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -469,7 +469,7 @@ func RunBridge(ctx context.Context, c *Config) error {
 			return err
 		}
 		context.AfterFunc(ctx, kc.Close)
-		s.Registry.MustRegister(&bridgeCollector{b: b, adm: kadm.NewClient(kc), group: c.Group})
+		s.Registry.MustRegister(&bridgeCollector{b: b}, newLagCollector(kadm.NewClient(kc), c.Group))
 		s.AddCheck("kafka", kafkaCheck(kc))
 		s.AddCheck("temporal", temporalCheck(b.tc))
 		addBridgeActions(s, c, b)

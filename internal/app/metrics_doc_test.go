@@ -52,6 +52,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 		}
 	}
 	describe(&bridgeCollector{})
+	describe(&lagCollector{})
 	for _, c := range tel.registered {
 		describe(c)
 	}
