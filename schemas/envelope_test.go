@@ -116,30 +116,6 @@ func containsFold(s, sub string) bool {
 	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
 }
 
-// FuzzDecodeEvent: the decoder never panics, and whatever it accepts
-// re-encodes to something it accepts again.
-func FuzzDecodeEvent(f *testing.F) {
-	for _, c := range decodeCases {
-		f.Add([]byte(c.in))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ev, err := DecodeEvent(b)
-		if err != nil {
-			if !errors.Is(err, ErrInvalidEvent) {
-				t.Fatalf("error not classified: %v", err)
-			}
-			return
-		}
-		out, err := EncodeEvent(ev)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := DecodeEvent(out); err != nil {
-			t.Fatalf("re-encoded event rejected: %v\n%s", err, out)
-		}
-	})
-}
-
 func TestBinaryMode(t *testing.T) {
 	ev := Event{ID: "1", Source: "s", Type: "t", Subject: "k", Time: time.Date(2026, 3, 4, 5, 6, 7, 8000, time.UTC), Data: []byte(`{"a":1}`)}
 	hdr := map[string]string{}
