@@ -190,14 +190,18 @@ func (g *Group) Run(ctx context.Context) error {
 			g.cl.AllowRebalance()
 			return nil
 		}
+		var tooBig []*kgo.ErrDecompressTooLarge
 		fetches.EachError(func(t string, p int32, err error) {
-			if tooBig, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
-				g.deadLetterBatch(ctx, tooBig)
+			if e, ok := errors.AsType[*kgo.ErrDecompressTooLarge](err); ok {
+				tooBig = append(tooBig, e)
 				return
 			}
 			g.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 		})
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) { g.handle(ctx, p) })
+		for _, e := range tooBig { // after the records fetched before the batch
+			g.deadLetterBatch(ctx, e)
+		}
 		g.cl.AllowRebalance()
 	}
 }
