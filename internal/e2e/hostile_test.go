@@ -52,7 +52,7 @@ func TestHostileProducers(t *testing.T) {
 		// domainRejects: applied, but the domain refuses it (a milestone
 		// says so) and it is not seq 1 of its key
 		domainRejects bool
-		check      func(t *testing.T, dl *kgo.Record)
+		check         func(t *testing.T, dl *kgo.Record)
 	}
 	envelope := func(id, typ, data string) string {
 		return `{"specversion":"1.0","id":"` + id + `","source":"test","type":"` + typ + `","data":` + data + `}`
