@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/segmentio/encoding/json"
 	"go.temporal.io/sdk/temporal"
@@ -240,7 +241,17 @@ type Pending struct {
 	Timers     map[string]time.Time `json:"timers"`     // armed timers and when they fire
 }
 
-const maxRedrivenIDs = 1000
+// Bounds on what is carried across Continue-As-New, whatever the input:
+// redriven ids by count and bytes (ids are at most schemas.MaxIDBytes, so
+// the count alone would allow 256 KiB), and each rejection reason, which a
+// domain's error may fill with anything (the reason in the milestone is
+// bounded too, at MaxReasonBytes).
+const (
+	maxRedrivenIDs   = 1000
+	maxRedrivenBytes = 32 << 10
+	maxRecentReason  = 256
+	MaxReasonBytes   = 1 << 10
+)
 
 const defaultMaxSignalsPerRun = 2000
 
@@ -624,7 +635,7 @@ func (e *entity[S]) fireTimers(ctx workflow.Context) {
 		}
 		emits, err := e.onTimer(name, workflow.Now(ctx))
 		if err != nil {
-			e.emit(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"timer": name, "reason": err.Error()}}, nil)
+			e.emit(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"timer": name, "reason": truncateUTF8(err.Error(), MaxReasonBytes)}}, nil)
 			continue
 		}
 		for _, em := range emits {
@@ -694,7 +705,7 @@ func (e *entity[S]) finishCalls(ctx workflow.Context) {
 		ev := Event{ID: CallEventID(rc.call.Key), Type: rc.call.Done, Data: rc.result, ProducedAt: workflow.Now(ctx).UTC()}
 		if rc.err != nil {
 			e.status.CallsFailed++
-			f := CallFailure{Key: rc.call.Key, Error: rc.err.Error()}
+			f := CallFailure{Key: rc.call.Key, Error: truncateUTF8(rc.err.Error(), MaxReasonBytes)}
 			var ae *temporal.ApplicationError
 			if errors.As(rc.err, &ae) {
 				f.Error, f.Type = ae.Error(), ae.Type()
@@ -785,10 +796,7 @@ func (e *entity[S]) applyBatch(ctx workflow.Context, b *schemas.SignalBatch) {
 		mark, seen = be.Offset, true
 		e.status.Marks[key] = mark
 		if be.Redriven {
-			e.status.Redriven = append(e.status.Redriven, be.ID)
-			if len(e.status.Redriven) > maxRedrivenIDs {
-				e.status.Redriven = e.status.Redriven[1:]
-			}
+			e.status.Redriven = boundRedriven(append(e.status.Redriven, be.ID))
 		}
 	}
 }
@@ -803,8 +811,8 @@ func (e *entity[S]) applyOne(ctx workflow.Context, ev Event, cause *schemas.Caus
 	rec := Applied{ID: ev.ID, Type: ev.Type, Topic: ev.Topic, Partition: ev.Partition, Offset: ev.Offset, At: workflow.Now(ctx).UTC()}
 	if err != nil {
 		e.status.Rejected++
-		rec.Rejected = err.Error()
-		e.emitTraced(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"event_id": ev.ID, "event_type": ev.Type, "reason": err.Error()}}, cause, ev.TraceParent)
+		rec.Rejected = truncateUTF8(err.Error(), maxRecentReason)
+		e.emitTraced(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"event_id": ev.ID, "event_type": ev.Type, "reason": truncateUTF8(err.Error(), MaxReasonBytes)}}, cause, ev.TraceParent)
 	} else {
 		e.status.Applied++
 		for _, em := range emits {
@@ -889,4 +897,32 @@ func validTraceParent(tp string) string {
 		return tp
 	}
 	return ""
+}
+
+// boundRedriven keeps the newest redriven ids within maxRedrivenIDs and
+// maxRedrivenBytes.
+func boundRedriven(ids []string) []string {
+	n := 0
+	keep := len(ids)
+	for keep > 0 && len(ids)-keep < maxRedrivenIDs && n+len(ids[keep-1]) <= maxRedrivenBytes {
+		keep--
+		n += len(ids[keep])
+	}
+	if keep == 0 {
+		return ids
+	}
+	return slices.Clone(ids[keep:])
+}
+
+// truncateUTF8 cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	n -= len(mark)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + mark
 }
