@@ -40,7 +40,13 @@ func runDev(ctx context.Context, args []string) error {
 	adminAddr := fs.String("admin-addr", "127.0.0.1:9464", "the bridge's admin endpoint: /metrics, /healthz, /readyz")
 	temporalBin := fs.String("temporal-bin", env("SLUICE_TEMPORAL_BIN", ""), "temporal CLI binary (default: .tools/bin/temporal, then PATH) ($SLUICE_TEMPORAL_BIN)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	var dash dashFlags
+	dash.register(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	dashCfg, err := dash.config()
+	if err != nil {
 		return err
 	}
 	ports, err := parsePorts(*kafkaPorts)
@@ -66,7 +72,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 
-	cfg := &app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort, MirrorInterval: 2 * time.Second, Logger: log}
+	cfg := &app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort, MirrorInterval: 2 * time.Second, Logger: log, Dashboards: dashCfg}
 	cfg.ClickHouse.Addr = st.ClickHouse.Addr
 	cfg.SetDefaults()
 	if err := app.EnsureTopics(ctx, cfg); err != nil {
@@ -80,6 +86,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--dashboards-addr %s: %w", *dashAddr, err)
 	}
+	warnOpenDashboards(cfg, dashLn.Addr())
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -30,6 +30,8 @@ var examples = map[string][]string{
 	},
 	"dashboards": {
 		"sluice dashboards --clickhouse clickhouse:9000 --listen 127.0.0.1:8090",
+		"SLUICE_DASHBOARDS_TOKEN_FILE=/run/secrets/dashboards sluice dashboards --listen 0.0.0.0:8090 --dashboards-allowed-hosts dashboards.internal",
+		"curl -H \"Authorization: Bearer $(cat /run/secrets/dashboards)\" http://dashboards.internal:8090/api/dashboards   # or log in at /login",
 	},
 	"dev": {
 		"sluice dev",
@@ -58,6 +60,8 @@ var examples = map[string][]string{
 
 // about explains a command beyond its one-line summary.
 var about = map[string]string{
+	"dashboards": dashboardsAbout,
+	"dev":        "The dashboards page (--dashboards-addr):\n" + dashboardsAbout,
 	"status": `Asks each configured system and prints one line per number; a system that
 does not answer says so on its line, the other lines still print, and the
 command exits 1 naming what it could not read (scripts and probes notice).`,

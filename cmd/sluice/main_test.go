@@ -116,6 +116,13 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"mirror", []string{"--temporal", "x:1", "--clickhouse", "x:2", "--temporal-tls-cert", "/c.pem"}, "temporal TLS: a client certificate needs both"},
 		{"mirror", []string{"--temporal", "x:1", "--clickhouse", "x:2", "--clickhouse-tls-ca", "/nonexistent/ca.pem"}, "clickhouse TLS CA"},
 		{"inspect", []string{"--workflow-id", "w", "--query", "sluice.everything"}, "--query"},
+		{"dashboards", []string{"--dashboards-token", "t"}, "$SLUICE_DASHBOARDS_TOKEN_FILE"},
+		{"dashboards", []string{"--clickhouse", "x:1", "--dashboards-allowed-hosts", "*"}, "no wildcards"},
+		{"dashboards", []string{"--clickhouse", "x:1", "--dashboards-allowed-hosts", "http://dash.example/"}, "no wildcards, schemes or paths"},
+		{"dashboards", []string{"--clickhouse", "x:1", "--dashboards-max-query-time", "5m"}, "want 1s to 25s"},
+		{"dashboards", []string{"--clickhouse", "x:1", "--dashboards-max-queries", "0"}, "want 1 to 64"},
+		{"dev", []string{"--dashboards-allowed-hosts", "*"}, "no wildcards"},
+		{"dev", []string{"--dashboards-token", "t"}, "secrets are not taken from flags"},
 	}
 	for _, c := range cases {
 		err := commands[c.cmd].run(ctx, c.args)
@@ -222,6 +229,36 @@ func TestHelpShowsRunnableExamples(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Every port compose publishes is bound to the host's loopback only: the
+// stack has a password-less ClickHouse, an anonymous Grafana and an
+// optional dashboards token, none of which may face the network.
+func TestComposePublishesOnLoopbackOnly(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Ports []string `yaml:"ports"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatal(err)
+	}
+	published := 0
+	for name, s := range compose.Services {
+		for _, p := range s.Ports {
+			published++
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("service %s publishes %q on every interface; bind it to 127.0.0.1", name, p)
+			}
+		}
+	}
+	if published == 0 {
+		t.Fatal("compose publishes no port: the test reads the wrong file")
 	}
 }
 

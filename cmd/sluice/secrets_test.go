@@ -46,7 +46,7 @@ func TestPlaceholderSecretsRefusedAtStart(t *testing.T) {
 	}
 	const strong = "q3Jk9vXbPz1LmN0aTy7RcW2sEf5GhU8i+Dd4Oo6Ke/M="
 	const realPW = "ch-pw-S3cret-9f2"
-	for _, v := range []string{"SLUICE_ADMIN_TOKEN", "SLUICE_CLICKHOUSE_PASSWORD", "SLUICE_LLM_API_KEY", "SLUICE_KAFKA_PASSWORD", "SLUICE_TEMPORAL_API_KEY"} {
+	for _, v := range []string{"SLUICE_ADMIN_TOKEN", "SLUICE_CLICKHOUSE_PASSWORD", "SLUICE_LLM_API_KEY", "SLUICE_KAFKA_PASSWORD", "SLUICE_TEMPORAL_API_KEY", "SLUICE_DASHBOARDS_TOKEN"} {
 		t.Setenv(v, "")
 		t.Setenv(v+"_FILE", "")
 	}
@@ -89,6 +89,21 @@ func TestPlaceholderSecretsRefusedAtStart(t *testing.T) {
 			if out := fmt.Sprintf("%v %+v %#v", *cfg, *cfg, *cfg); strings.Contains(out, realPW) || strings.Contains(out, c.token) {
 				t.Errorf("the config prints a secret:\n%s", out)
 			}
+		}
+	}
+
+	// The dashboards token follows the admin token's rule; `sluice dev`
+	// checks it before starting anything (the bad --kafka-ports, checked
+	// after it, stops dev should it not).
+	t.Setenv("SLUICE_ADMIN_TOKEN_FILE", "")
+	for _, cmd := range [][]string{{"dashboards", "--clickhouse", "x:1"}, {"dev", "--kafka-ports", "1"}} {
+		t.Setenv("SLUICE_DASHBOARDS_TOKEN_FILE", file("dashboards-token", "change-me-to-a-long-random-string"))
+		if err := commands[cmd[0]].run(t.Context(), cmd[1:]); err == nil || !strings.Contains(err.Error(), "SLUICE_DASHBOARDS_TOKEN_FILE") || !strings.Contains(err.Error(), secure.MakeToken) {
+			t.Errorf("sluice %v with a placeholder dashboards token: %v", cmd, err)
+		}
+		t.Setenv("SLUICE_DASHBOARDS_TOKEN_FILE", file("dashboards-token", "short"))
+		if err := commands[cmd[0]].run(t.Context(), cmd[1:]); err == nil || !strings.Contains(err.Error(), "shorter than 32") {
+			t.Errorf("sluice %v with a short dashboards token: %v", cmd, err)
 		}
 	}
 }

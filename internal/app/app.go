@@ -477,6 +477,9 @@ func RunBridge(ctx context.Context, c *Config) error {
 		s.Registry.MustRegister(&bridgeCollector{b: b}, newLagCollector(kadm.NewClient(kc), c.Group))
 		s.AddCheck("kafka", kafkaCheck(kc))
 		s.AddCheck("temporal", temporalCheck(b.tc))
+		// Red while a dead letter cannot be written: its partition is
+		// paused and its lag grows until the topic takes writes again.
+		s.AddCheck("dead-letter-topic", func(context.Context) error { return b.g.DeadLetterErr() })
 		addBridgeActions(s, c, b)
 		return nil
 	})
@@ -746,8 +749,12 @@ func ServeDashboards(ctx context.Context, c *Config, ln net.Listener) error {
 // DashboardsHandler is ui behind the Host check and token of c.Dashboards
 // for a page listening on listenAddr.
 func DashboardsHandler(c *Config, listenAddr string, ui http.Handler) http.Handler {
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	return &admin.Guard{Next: ui, Hosts: admin.AllowedHosts(listenAddr, c.Dashboards.AllowedHosts),
-		Token: c.Dashboards.Token, Logger: c.Logger.With("component", "dashboards")}
+		Token: c.Dashboards.Token, Logger: log.With("component", "dashboards")}
 }
 
 // Backfill re-mirrors the runs matching a visibility query.
