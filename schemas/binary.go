@@ -46,9 +46,13 @@ func DecodeBinary(header func(name string) (string, bool), value []byte) (Event,
 		if !isJSONType(ct) {
 			return Event{}, &DecodeError{Reason: "unsupported-content-type", Detail: fmt.Sprintf("content-type %q: binary-mode data must be JSON", ct)}
 		}
-		ev.Data = value // checked and normalised as JSON below
+		data, err := NormalizeData(value)
+		if err != nil {
+			return Event{}, err
+		}
+		ev.Data = data
 	}
-	if err := ev.normalize(); err != nil {
+	if err := ev.normalize(func(d []byte) []byte { return d }); err != nil {
 		return Event{}, err
 	}
 	return ev, nil

@@ -53,14 +53,23 @@ func DecodeEvent(value []byte) (Event, error) {
 	if !utf8.Valid(value) {
 		return Event{}, &DecodeError{Reason: ReasonUndecodable, Detail: "value is not valid UTF-8 (JSON must be)"}
 	}
-	if d := jsonDepth(value); d > MaxDataDepth+1 {
+	d, dirty := inspectJSON(value)
+	if d > MaxDataDepth+1 {
 		return Event{}, &DecodeError{Reason: ReasonUndecodable, Detail: fmt.Sprintf("value nests %d deep, data at most %d", d, MaxDataDepth)}
 	}
 	var ev Event
 	if err := json.Unmarshal(value, &ev); err != nil {
 		return Event{}, &DecodeError{Reason: ReasonUndecodable, Detail: JSONErrorDetail("value", err)}
 	}
-	if err := ev.normalize(); err != nil {
+	// The decoder checked the data as JSON, and the checks above hold
+	// for it as part of the value.
+	// A value that is compact and free of escaped characters holds data
+	// that is too.
+	keep := func(d []byte) []byte { return d }
+	if dirty {
+		keep = normalizeValid
+	}
+	if err := ev.normalize(keep); err != nil {
 		return Event{}, err
 	}
 	return ev, nil
@@ -69,18 +78,16 @@ func DecodeEvent(value []byte) (Event, error) {
 // normalize validates ev, drops a traceparent that is not one (it is an
 // optional extension: a broken one should not cost the event) and
 // normalises its data.
-func (ev *Event) normalize() error {
+func (ev *Event) normalize(data func([]byte) []byte) error {
 	if ev.TraceParent != "" && !ValidTraceParent(ev.TraceParent) {
 		ev.TraceParent = ""
 	}
 	if err := ev.Validate(); err != nil {
 		return err
 	}
-	data, err := NormalizeData(ev.Data)
-	if err != nil {
-		return err
+	if len(ev.Data) > 0 {
+		ev.Data = data(ev.Data)
 	}
-	ev.Data = data
 	return nil
 }
 

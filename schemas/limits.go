@@ -3,7 +3,9 @@ package schemas
 import (
 	stdjson "encoding/json"
 	"errors"
+
 	"fmt"
+	"github.com/segmentio/encoding/json"
 	"strconv"
 	"unicode/utf8"
 )
@@ -70,41 +72,147 @@ func NormalizeData(data []byte) ([]byte, error) {
 	if !utf8.Valid(data) {
 		return nil, &DecodeError{Reason: ReasonUndecodable, Detail: "data is not valid UTF-8 (JSON must be)"}
 	}
-	if d := jsonDepth(data); d > MaxDataDepth {
-		return nil, &DecodeError{Reason: ReasonUndecodable, Detail: fmt.Sprintf("data nests %d deep, at most %d", d, MaxDataDepth)}
+	depth, dirty := inspectJSON(data)
+	if depth > MaxDataDepth {
+		return nil, &DecodeError{Reason: ReasonUndecodable, Detail: fmt.Sprintf("data nests %d deep, at most %d", depth, MaxDataDepth)}
 	}
-	out, err := stdjson.Marshal(stdjson.RawMessage(data))
-	if err != nil {
-		return nil, &DecodeError{Reason: ReasonUndecodable, Detail: JSONErrorDetail("data", err)}
+	if !json.Valid(data) {
+		return nil, &DecodeError{Reason: ReasonUndecodable, Detail: "data is not valid JSON"}
 	}
-	return out, nil
+	if !dirty {
+		return data, nil
+	}
+	return appendNormalized(make([]byte, 0, len(data)+len(data)/8), data), nil
 }
 
-// jsonDepth returns the deepest nesting of arrays and objects in data,
-// skipping strings. It does not validate; it stops counting past the limit.
-func jsonDepth(data []byte) int {
-	depth, deepest := 0, 0
-	for i := 0; i < len(data); i++ {
-		switch data[i] {
-		case '"':
-			for i++; i < len(data) && data[i] != '"'; i++ {
-				if data[i] == '\\' {
+// normalizeValid is NormalizeData for data already known to be valid
+// UTF-8 JSON within the depth limit. Most producers' JSON is compact and
+// free of HTML characters: then data is returned as it is, uncopied.
+func normalizeValid(data []byte) []byte {
+	if _, dirty := inspectJSON(data); !dirty {
+		return data
+	}
+	return appendNormalized(make([]byte, 0, len(data)+len(data)/8), data)
+}
+
+// byte classes for inspectJSON and appendNormalized.
+const (
+	clPlain = iota
+	clQuote
+	clOpen
+	clClose
+	clSpace
+	clEscape  // backslash, inside strings
+	clHTML    // < > &, inside strings
+	clLineSep // first byte of U+2028/U+2029, inside strings
+)
+
+var outsideClass, insideClass [256]byte
+
+func init() {
+	outsideClass['"'], insideClass['"'] = clQuote, clQuote
+	outsideClass['['], outsideClass['{'] = clOpen, clOpen
+	outsideClass[']'], outsideClass['}'] = clClose, clClose
+	for _, c := range " \t\r\n" {
+		outsideClass[c] = clSpace
+	}
+	insideClass['\\'] = clEscape
+	insideClass['<'], insideClass['>'], insideClass['&'] = clHTML, clHTML, clHTML
+	insideClass[0xe2] = clLineSep
+}
+
+// inspectJSON returns the deepest nesting of arrays and objects in data,
+// and whether it differs from its normalised form (whitespace between
+// tokens, or a character the SDK's encoder escapes). It does not validate,
+// and stops counting past MaxDataDepth+1.
+func inspectJSON(data []byte) (deepest int, dirty bool) {
+	depth, n := 0, len(data)
+	for i := 0; i < n; i++ {
+		switch outsideClass[data[i]] {
+		case clPlain:
+		case clQuote:
+			i++
+		str:
+			for i < n {
+				// Most bytes of a string are plain: skip them in a tight loop.
+				for i < n && insideClass[data[i]] == clPlain {
 					i++
 				}
+				if i >= n {
+					break
+				}
+				switch insideClass[data[i]] {
+				case clEscape:
+					i += 2
+					continue
+				case clHTML:
+					dirty = true
+				case clLineSep:
+					if i+2 < n && data[i+1] == 0x80 && (data[i+2] == 0xa8 || data[i+2] == 0xa9) {
+						dirty = true
+					}
+				case clQuote:
+					break str
+				}
+				i++
 			}
-		case '[', '{':
-			depth++
-			if depth > deepest {
+		case clOpen:
+			if depth++; depth > deepest {
 				deepest = depth
-				if deepest > MaxDataDepth {
-					return deepest
+				if deepest > MaxDataDepth+1 {
+					return deepest, dirty
 				}
 			}
-		case ']', '}':
+		case clClose:
 			depth--
+		case clSpace:
+			dirty = true
 		}
 	}
-	return deepest
+	return deepest, dirty
+}
+
+// appendNormalized appends valid JSON src to dst compacted and escaped
+// exactly as Go's encoding/json encodes a json.RawMessage.
+func appendNormalized(dst, src []byte) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		switch outsideClass[c] {
+		case clSpace:
+			continue
+		case clQuote:
+			dst = append(dst, c)
+			for i++; i < len(src); i++ {
+				c = src[i]
+				switch insideClass[c] {
+				case clEscape:
+					dst = append(dst, c, src[i+1])
+					i++
+					continue
+				case clHTML:
+					dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+					continue
+				case clLineSep:
+					if i+2 < len(src) && src[i+1] == 0x80 && (src[i+2] == 0xa8 || src[i+2] == 0xa9) {
+						dst = append(dst, '\\', 'u', '2', '0', '2', hex[src[i+2]&15])
+						i += 2
+						continue
+					}
+					dst = append(dst, c)
+					continue
+				case clPlain:
+					dst = append(dst, c)
+					continue
+				}
+				dst = append(dst, c) // the closing quote
+				break
+			}
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // JSONErrorDetail describes a JSON decoding error without quoting the
