@@ -38,4 +38,3 @@ func BenchmarkEncodeBatch(b *testing.B) {
 		}
 	})
 }
-

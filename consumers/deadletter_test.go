@@ -29,7 +29,7 @@ func (h *ackAll) Enqueue(recs []Record, ack Acker) {
 		ack.Ack(r.Topic, r.Partition, r.Offset)
 	}
 }
-func (h *ackAll) WaitForRoom(ctx context.Context) error       { return ctx.Err() }
+func (h *ackAll) WaitForRoom(ctx context.Context) error      { return ctx.Err() }
 func (h *ackAll) Revoke(context.Context, map[string][]int32) {}
 func (h *ackAll) offsets() []int64 {
 	h.mu.Lock()
