@@ -62,9 +62,13 @@ var examples = map[string][]string{
 var about = map[string]string{
 	"dashboards": dashboardsAbout,
 	"dev":        "The dashboards page (--dashboards-addr):\n" + dashboardsAbout,
-	"status": `Asks each configured system and prints one line per number; a system that
-does not answer says so on its line, the other lines still print, and the
-command exits 1 naming what it could not read (scripts and probes notice).`,
+	"status": `Asks each configured system and prints one line per number, never a number
+it did not read. A system that is not configured prints "not configured
+(set --flag)"; that is not a failure. A configured system that does not
+answer prints "unknown: <error>" on its line, the other lines still print.
+Exit status: 0 when every configured system answered; 1 when one did not
+(the message names which: scripts and probes notice), and 1 when nothing
+at all is configured (there is nothing to ask).`,
 }
 
 // withExamples gives a command in the examples table its usage text:

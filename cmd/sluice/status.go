@@ -31,6 +31,9 @@ func init() {
 		for _, l := range st.Lines() {
 			fmt.Println(l)
 		}
+		if len(app.SplitList(*urls)) == 0 {
+			fmt.Println("bridge            not configured (set --admin-url for in-flight signals and paused topics)")
+		}
 		bridgeErrs := admin.EachReplica(ctx, app.SplitList(*urls), func(r string) error {
 			var b app.BridgeState
 			if err := admin.Call(ctx, r, "bridge", nil, "", &b); err != nil {
