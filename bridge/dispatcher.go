@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/schemas"
@@ -348,7 +347,7 @@ func (d *Dispatcher) run(q *entityQueue) {
 		}
 		if rejected != nil { // one event Temporal refuses on every attempt: bad input
 			it := items[0]
-			d.log.Error("Temporal rejects the event; dead-lettering it", "workflow_id", q.target.WorkflowID, "offset", it.ev.Offset, "rule", rejected.Rule, "err", truncate(err.Error(), 512))
+			d.log.Error("Temporal rejects the event; dead-lettering it", "workflow_id", q.target.WorkflowID, "offset", it.ev.Offset, "rule", rejected.Rule, "err", schemas.Truncate(err.Error(), 512))
 			if !it.ack.DeadLetter(d.ctx, it.rec, ReasonRejected, rejected) {
 				d.abandon(q)
 				return
@@ -446,7 +445,7 @@ func (d *Dispatcher) deliver(t Target, part tp, b *schemas.SignalBatch) error {
 		d.stats.Retries++
 		d.mu.Unlock()
 		if attempt == 1 || attempt%10 == 0 {
-			d.log.Warn("signal-with-start failed, retrying", "workflow_id", t.WorkflowID, "attempt", attempt, "events", len(b.Events), "err", truncate(err.Error(), 512))
+			d.log.Warn("signal-with-start failed, retrying", "workflow_id", t.WorkflowID, "attempt", attempt, "events", len(b.Events), "err", schemas.Truncate(err.Error(), 512))
 		}
 		// Full jitter keeps a recovering Temporal from a thundering herd.
 		sleep := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
@@ -469,16 +468,4 @@ func (d *Dispatcher) deliver(t Target, part tp, b *schemas.SignalBatch) error {
 			return errRevoked
 		}
 	}
-}
-
-// truncate cuts s to at most n bytes on a UTF-8 boundary: error text can
-// be long, and logs are bounded.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

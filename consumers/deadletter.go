@@ -9,10 +9,11 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // Headers of a dead letter that had to be written without its value (too
@@ -40,22 +41,13 @@ const maxQueuedDeadLetters = 10_000
 const deadLetterAttempt = 10 * time.Second
 
 // truncateError renders cause for a header or a log, at most
-// MaxDLQErrorBytes on a UTF-8 boundary. Causes are written by Sluice and
-// never quote payload (see schemas.JSONErrorDetail).
+// MaxDLQErrorBytes. Causes are written by Sluice and never quote payload
+// (see schemas.JSONErrorDetail).
 func truncateError(cause error) string {
 	if cause == nil {
 		return ""
 	}
-	s := cause.Error()
-	if len(s) <= MaxDLQErrorBytes {
-		return s
-	}
-	const mark = "… (truncated)"
-	n := MaxDLQErrorBytes - len(mark)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + mark
+	return schemas.Truncate(cause.Error(), MaxDLQErrorBytes)
 }
 
 type topicPartition struct {

@@ -108,7 +108,7 @@ func (ev *Event) Validate() error {
 		return &DecodeError{Reason: "missing-field", Detail: fmt.Sprintf("required attributes missing: %v", missing)}
 	}
 	if ev.SpecVersion != SpecVersion {
-		return &DecodeError{Reason: "bad-specversion", Detail: fmt.Sprintf("specversion %q, want %q", truncate(ev.SpecVersion, 16), SpecVersion)}
+		return &DecodeError{Reason: "bad-specversion", Detail: fmt.Sprintf("specversion %q, want %q", Truncate(ev.SpecVersion, 16), SpecVersion)}
 	}
 	for _, a := range [...]struct {
 		name, v string

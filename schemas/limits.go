@@ -282,13 +282,20 @@ func quotedLen(s string) int {
 	return n
 }
 
-// truncate cuts s to at most n bytes on a UTF-8 boundary.
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes on a UTF-8 boundary, ending a cut
+// string with "…" (within the n bytes). Error text, reasons and log values
+// that a producer can lengthen go through it.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	const mark = "…"
+	n -= len(mark)
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n]
+	if n < 0 {
+		n = 0
+	}
+	return s[:n] + mark
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/segmentio/encoding/json"
 	"go.temporal.io/sdk/temporal"
@@ -635,7 +634,7 @@ func (e *entity[S]) fireTimers(ctx workflow.Context) {
 		}
 		emits, err := e.onTimer(name, workflow.Now(ctx))
 		if err != nil {
-			e.emit(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"timer": name, "reason": truncateUTF8(err.Error(), MaxReasonBytes)}}, nil)
+			e.emit(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"timer": name, "reason": schemas.Truncate(err.Error(), MaxReasonBytes)}}, nil)
 			continue
 		}
 		for _, em := range emits {
@@ -705,7 +704,7 @@ func (e *entity[S]) finishCalls(ctx workflow.Context) {
 		ev := Event{ID: CallEventID(rc.call.Key), Type: rc.call.Done, Data: rc.result, ProducedAt: workflow.Now(ctx).UTC()}
 		if rc.err != nil {
 			e.status.CallsFailed++
-			f := CallFailure{Key: rc.call.Key, Error: truncateUTF8(rc.err.Error(), MaxReasonBytes)}
+			f := CallFailure{Key: rc.call.Key, Error: schemas.Truncate(rc.err.Error(), MaxReasonBytes)}
 			var ae *temporal.ApplicationError
 			if errors.As(rc.err, &ae) {
 				f.Error, f.Type = ae.Error(), ae.Type()
@@ -811,8 +810,8 @@ func (e *entity[S]) applyOne(ctx workflow.Context, ev Event, cause *schemas.Caus
 	rec := Applied{ID: ev.ID, Type: ev.Type, Topic: ev.Topic, Partition: ev.Partition, Offset: ev.Offset, At: workflow.Now(ctx).UTC()}
 	if err != nil {
 		e.status.Rejected++
-		rec.Rejected = truncateUTF8(err.Error(), maxRecentReason)
-		e.emitTraced(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"event_id": ev.ID, "event_type": ev.Type, "reason": truncateUTF8(err.Error(), MaxReasonBytes)}}, cause, ev.TraceParent)
+		rec.Rejected = schemas.Truncate(err.Error(), maxRecentReason)
+		e.emitTraced(ctx, Emit{Name: RejectedMilestone, Data: map[string]string{"event_id": ev.ID, "event_type": ev.Type, "reason": schemas.Truncate(err.Error(), MaxReasonBytes)}}, cause, ev.TraceParent)
 	} else {
 		e.status.Applied++
 		for _, em := range emits {
@@ -912,17 +911,4 @@ func boundRedriven(ids []string) []string {
 		return ids
 	}
 	return slices.Clone(ids[keep:])
-}
-
-// truncateUTF8 cuts s to at most n bytes on a rune boundary, marking the cut.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const mark = "…"
-	n -= len(mark)
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + mark
 }
