@@ -66,7 +66,69 @@ func (c *ClickHouseConfig) Validate() error {
 // ClickHouse is the Store on clickhouse-go/v2's native protocol.
 type ClickHouse struct {
 	conn driver.Conn
+	eng  engine // the native protocol over conn; chDB in tests
 	db   string
+}
+
+// engine is what migrations, prices, inserts and dashboard queries need of
+// a ClickHouse. In production it is the native protocol; the tests also run
+// the same code on chDB, a current ClickHouse in process (chdb_test.go),
+// so the schema is checked on 18.16 and on a current release alike.
+type engine interface {
+	exec(ctx context.Context, stmt string) error
+	// insert writes rows in one block; into is "db.table (col, ...)".
+	insert(ctx context.Context, into string, rows [][]any) error
+	query(ctx context.Context, sql string) (Table, error)
+	close() error
+}
+
+// native is the engine on clickhouse-go's native protocol.
+type native struct{ conn driver.Conn }
+
+func (n native) exec(ctx context.Context, stmt string) error { return n.conn.Exec(ctx, stmt) }
+
+func (n native) close() error { return n.conn.Close() }
+
+// insert sends a batch, never Exec with VALUES: 18.16 waits for a data
+// block after an INSERT that clickhouse-go's Exec never sends. 18.16 also
+// needs the column list spelled out.
+func (n native) insert(ctx context.Context, into string, rows [][]any) error {
+	b, err := n.conn.PrepareBatch(ctx, "INSERT INTO "+into)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := b.Append(r...); err != nil {
+			_ = b.Abort()
+			return err
+		}
+	}
+	return b.Send()
+}
+
+func (n native) query(ctx context.Context, sql string) (Table, error) {
+	rows, err := n.conn.Query(ctx, sql)
+	if err != nil {
+		return Table{}, err
+	}
+	defer rows.Close()
+	t := Table{Columns: rows.Columns(), Rows: [][]any{}}
+	types := rows.ColumnTypes()
+	for rows.Next() {
+		vals := make([]any, len(types))
+		for i, ct := range types {
+			vals[i] = newScanTarget(ct.ScanType())
+		}
+		if err := rows.Scan(vals...); err != nil {
+			return t, err
+		}
+		row := make([]any, len(vals))
+		for i, v := range vals {
+			row[i] = deref(v)
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t, rows.Err()
 }
 
 // OpenClickHouse connects and pings.
@@ -96,11 +158,11 @@ func OpenClickHouse(ctx context.Context, cfg ClickHouseConfig) (*ClickHouse, err
 		conn.Close()
 		return nil, fmt.Errorf("clickhouse %s: %w", cfg.Addr, err)
 	}
-	return &ClickHouse{conn: conn, db: cfg.Database}, nil
+	return &ClickHouse{conn: conn, eng: native{conn}, db: cfg.Database}, nil
 }
 
 // Close closes the connection pool.
-func (c *ClickHouse) Close() error { return c.conn.Close() }
+func (c *ClickHouse) Close() error { return c.eng.close() }
 
 // Conn exposes the connection for queries (dashboards, tests).
 func (c *ClickHouse) Conn() driver.Conn { return c.conn }
@@ -111,27 +173,25 @@ func (c *ClickHouse) Database() string { return c.db }
 // Migrate applies every embedded migration not yet recorded in
 // schema_migrations; running it again is a no-op.
 func (c *ClickHouse) Migrate(ctx context.Context) (applied []string, err error) {
-	if err := c.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.db); err != nil {
+	if err := c.eng.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.db); err != nil {
 		return nil, err
 	}
-	if err := c.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+c.db+`.schema_migrations
+	if err := c.eng.exec(ctx, `CREATE TABLE IF NOT EXISTS `+c.db+`.schema_migrations
 (version UInt32, name String, applied_at DateTime) ENGINE = MergeTree() ORDER BY version`); err != nil {
 		return nil, err
 	}
 	done := map[uint32]bool{}
-	rows, err := c.conn.Query(ctx, "SELECT version FROM "+c.db+".schema_migrations")
+	t, err := c.eng.query(ctx, "SELECT version FROM "+c.db+".schema_migrations")
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var v uint32
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, err
+	for _, r := range t.Rows {
+		v, ok := r[0].(uint32)
+		if !ok {
+			return nil, fmt.Errorf("schema_migrations: version %T %v, want UInt32", r[0], r[0])
 		}
 		done[v] = true
 	}
-	rows.Close()
 	ms, err := schemas.Migrations(c.db)
 	if err != nil {
 		return nil, err
@@ -141,20 +201,11 @@ func (c *ClickHouse) Migrate(ctx context.Context) (applied []string, err error) 
 			continue
 		}
 		for _, stmt := range m.Statements {
-			if err := c.conn.Exec(ctx, stmt); err != nil {
+			if err := c.eng.exec(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}
-		// A batch, not Exec with VALUES: 18.16 waits for a data block after
-		// an INSERT that clickhouse-go's Exec never sends.
-		b, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.db+".schema_migrations (version, name, applied_at)")
-		if err != nil {
-			return applied, err
-		}
-		if err := b.Append(uint32(m.Version), m.Name, time.Now().UTC()); err != nil {
-			return applied, err
-		}
-		if err := b.Send(); err != nil {
+		if err := c.insertOne(ctx, "schema_migrations (version, name, applied_at)", uint32(m.Version), m.Name, time.Now().UTC()); err != nil {
 			return applied, err
 		}
 		applied = append(applied, fmt.Sprintf("%04d_%s", m.Version, m.Name))
@@ -163,7 +214,7 @@ func (c *ClickHouse) Migrate(ctx context.Context) (applied []string, err error) 
 }
 
 // ClickHouse 18.16 needs the column list spelled out in batch inserts.
-const insertEvents = `INSERT INTO %s.history_events (namespace, workflow_id, workflow_type, run_id, event_id,
+const insertEvents = `%s.history_events (namespace, workflow_id, workflow_type, run_id, event_id,
  event_type, event_time, event_time_us, task_queue, activity_type, attempt, signal_name, payload_bytes,
  payload_hash, failure_class, kafka_topic, kafka_partition, kafka_first_offset, kafka_last_offset,
  batch_events, first_produced_us, mirrored_at, scheduled_event_id, activity_id, marker_name, actions,
@@ -174,23 +225,17 @@ func (c *ClickHouse) InsertEvents(ctx context.Context, rows []EventRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	b, err := c.conn.PrepareBatch(ctx, fmt.Sprintf(insertEvents, c.db))
-	if err != nil {
-		return err
-	}
 	now := time.Now().UTC()
+	vals := make([][]any, len(rows))
 	for i := range rows {
 		r := &rows[i]
-		if err := b.Append(r.Namespace, r.WorkflowID, r.WorkflowType, r.RunID, r.EventID,
+		vals[i] = []any{r.Namespace, r.WorkflowID, r.WorkflowType, r.RunID, r.EventID,
 			r.EventType, r.EventTime, r.EventTime.UnixMicro(), r.TaskQueue, r.ActivityType, r.Attempt,
 			r.SignalName, r.PayloadBytes, r.PayloadHash, r.FailureClass, r.KafkaTopic, r.KafkaPartition,
 			r.KafkaFirstOffset, r.KafkaLastOffset, r.BatchEvents, r.FirstProducedUs, now,
-			r.ScheduledEventID, r.ActivityID, r.MarkerName, r.Actions, nonNil(r.ExtractKeys), nonNil(r.ExtractValues), r.Tenant, nonNil(r.KafkaEventTypes)); err != nil {
-			_ = b.Abort()
-			return err
-		}
+			r.ScheduledEventID, r.ActivityID, r.MarkerName, r.Actions, nonNil(r.ExtractKeys), nonNil(r.ExtractValues), r.Tenant, nonNil(r.KafkaEventTypes)}
 	}
-	return b.Send()
+	return c.eng.insert(ctx, fmt.Sprintf(insertEvents, c.db), vals)
 }
 
 // Cursors implements Store.
@@ -248,29 +293,28 @@ func (c *ClickHouse) SetLLMPrice(ctx context.Context, model string, input, outpu
 
 // SeedPrices sets the defaults where no price is recorded yet.
 func (c *ClickHouse) SeedPrices(ctx context.Context) error {
-	var n uint64
-	if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+c.db+".action_prices WHERE namespace = ''").Scan(&n); err != nil {
+	t, err := c.eng.query(ctx, "SELECT count() FROM "+c.db+".action_prices WHERE namespace = ''")
+	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if len(t.Rows) != 1 || len(t.Rows[0]) != 1 {
+		return fmt.Errorf("action_prices: count() gave %v", t.Rows)
+	}
+	if n, ok := t.Rows[0][0].(uint64); !ok {
+		return fmt.Errorf("action_prices: count() gave %T %v, want UInt64", t.Rows[0][0], t.Rows[0][0])
+	} else if n == 0 {
 		if err := c.SetActionPrice(ctx, "", DefaultActionPrice); err != nil {
 			return err
 		}
 	}
 	known := map[string]bool{}
-	rows, err := c.conn.Query(ctx, "SELECT DISTINCT model FROM "+c.db+".llm_prices")
-	if err != nil {
+	if t, err = c.eng.query(ctx, "SELECT DISTINCT model FROM "+c.db+".llm_prices"); err != nil {
 		return err
 	}
-	for rows.Next() {
-		var m string
-		if err := rows.Scan(&m); err != nil {
-			rows.Close()
-			return err
-		}
+	for _, r := range t.Rows {
+		m, _ := r[0].(string)
 		known[m] = true
 	}
-	rows.Close()
 	for _, m := range sortedModels() {
 		if !known[m] {
 			p := DefaultLLMPrices[m]
@@ -291,18 +335,9 @@ func sortedModels() []string {
 	return out
 }
 
-// insertOne inserts one row through a batch (an INSERT ... VALUES through
-// Exec hangs on 18.16).
+// insertOne inserts one row into a table of the database ("table (col, ...)").
 func (c *ClickHouse) insertOne(ctx context.Context, into string, values ...any) error {
-	b, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.db+"."+into)
-	if err != nil {
-		return err
-	}
-	if err := b.Append(values...); err != nil {
-		_ = b.Abort()
-		return err
-	}
-	return b.Send()
+	return c.eng.insert(ctx, c.db+"."+into, [][]any{values})
 }
 
 // InsertMilestones implements MilestoneStore.
@@ -310,20 +345,14 @@ func (c *ClickHouse) InsertMilestones(ctx context.Context, rows []MilestoneRow) 
 	if len(rows) == 0 {
 		return nil
 	}
-	b, err := c.conn.PrepareBatch(ctx, "INSERT INTO "+c.db+`.milestones (id, entity_id, workflow_id, workflow_type, name, seq,
- applied_at, applied_us, published_us, kafka_partition, kafka_offset, cause_event_id, cause_topic, cause_partition,
- cause_offset, cause_produced_us, data_bytes)`)
-	if err != nil {
-		return err
-	}
+	vals := make([][]any, len(rows))
 	for i := range rows {
 		r := &rows[i]
-		if err := b.Append(r.ID, r.EntityID, r.WorkflowID, r.WorkflowType, r.Name, r.Seq, r.AppliedAt.UTC(), r.AppliedAt.UnixMicro(),
+		vals[i] = []any{r.ID, r.EntityID, r.WorkflowID, r.WorkflowType, r.Name, r.Seq, r.AppliedAt.UTC(), r.AppliedAt.UnixMicro(),
 			r.PublishedUs, r.KafkaPartition, r.KafkaOffset, r.CauseEventID, r.CauseTopic, r.CausePartition, r.CauseOffset,
-			r.CauseProducedUs, r.DataBytes); err != nil {
-			_ = b.Abort()
-			return err
-		}
+			r.CauseProducedUs, r.DataBytes}
 	}
-	return b.Send()
+	return c.eng.insert(ctx, c.db+`.milestones (id, entity_id, workflow_id, workflow_type, name, seq,
+ applied_at, applied_us, published_us, kafka_partition, kafka_offset, cause_event_id, cause_topic, cause_partition,
+ cause_offset, cause_produced_us, data_bytes)`, vals)
 }

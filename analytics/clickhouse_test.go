@@ -2,11 +2,15 @@ package analytics
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/chtest"
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // Migrations apply on the real ClickHouse (18.16 here) and a second run is a
@@ -20,14 +24,7 @@ func TestClickHouseMigrateInsertCursors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Close()
-	applied, err := ch.Migrate(ctx)
-	if err != nil || len(applied) == 0 {
-		t.Fatalf("migrate: %v %v", applied, err)
-	}
-	again, err := ch.Migrate(ctx)
-	if err != nil || len(again) != 0 {
-		t.Fatalf("second migrate applied %v, %v", again, err)
-	}
+	checkMigrate(t, ctx, ch)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	rows := []EventRow{
 		{Namespace: "ns", WorkflowID: "w", RunID: "r1", EventID: 1, EventType: "WorkflowExecutionStarted", EventTime: now},
@@ -58,6 +55,28 @@ func TestClickHouseMigrateInsertCursors(t *testing.T) {
 	}
 }
 
+// checkMigrate applies every embedded migration, in order, on a fresh
+// database; a second run applies none. Every engine is held to it.
+func checkMigrate(t *testing.T, ctx context.Context, ch *ClickHouse) {
+	t.Helper()
+	ms, err := schemas.Migrations(ch.Database())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, m := range ms {
+		want = append(want, fmt.Sprintf("%04d_%s", m.Version, m.Name))
+	}
+	applied, err := ch.Migrate(ctx)
+	if err != nil || !slices.Equal(applied, want) {
+		t.Fatalf("migrate applied %v, %v; want %v", applied, err, want)
+	}
+	again, err := ch.Migrate(ctx)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second migrate applied %v, %v", again, err)
+	}
+}
+
 // The derived views compute, on the real ClickHouse, what the golden
 // histories say: activity executions with their latencies, LLM calls with
 // tokens, lineage of every batch signal with its applied time, and runs
@@ -71,6 +90,13 @@ func TestDerivedViewsOnGoldenHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Close()
+	checkDerivedViews(t, ctx, ch)
+}
+
+// checkDerivedViews migrates ch's database, mirrors the golden histories
+// twice and checks every view; both engines are held to it.
+func checkDerivedViews(t *testing.T, ctx context.Context, ch *ClickHouse) {
+	t.Helper()
 	if _, err := ch.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +113,13 @@ func TestDerivedViewsOnGoldenHistories(t *testing.T) {
 			}
 		}
 	}
+	db := ch.Database()
 	q := func(sql string, dest ...any) {
 		t.Helper()
-		if err := ch.Conn().QueryRow(ctx, sql).Scan(dest...); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
+		queryRow(t, ctx, ch, strings.ReplaceAll(sql, "{{db}}", db), dest...)
 	}
 	var actions, signals uint64
-	q("SELECT sum(actions), sum(signals) FROM sluice_views.workflow_runs WHERE workflow_id IN ('ledger', 'saga')", &actions, &signals)
+	q("SELECT sum(actions), sum(signals) FROM {{db}}.workflow_runs WHERE workflow_id IN ('ledger', 'saga')", &actions, &signals)
 	if actions != 6+14 || signals != 3+3 {
 		t.Fatalf("runs: %d actions, %d signals; want 20 (hand-counted) and 6", actions, signals)
 	}
@@ -102,23 +127,23 @@ func TestDerivedViewsOnGoldenHistories(t *testing.T) {
 	var badLatency uint64
 	q(`SELECT count(), countIf(outcome = 'ActivityTaskCompleted'),
 	          countIf(started_us < scheduled_us OR closed_us < started_us OR start_to_close_us != toUInt64(closed_us - started_us))
-	   FROM sluice_views.activity_executions WHERE workflow_id = 'saga'`, &acts, &closed, &badLatency)
+	   FROM {{db}}.activity_executions WHERE workflow_id = 'saga'`, &acts, &closed, &badLatency)
 	if acts != 3 || closed != 3 || badLatency != 0 {
 		t.Fatalf("saga activities %d, completed %d, inconsistent latencies %d; want 3, 3, 0", acts, closed, badLatency)
 	}
 	var calls, in, out uint64
 	var model string
-	q("SELECT count(), sum(input_tokens), sum(output_tokens), any(model) FROM sluice_views.llm_calls", &calls, &in, &out, &model)
+	q("SELECT count(), sum(input_tokens), sum(output_tokens), any(model) FROM {{db}}.llm_calls", &calls, &in, &out, &model)
 	if calls < 3 || in == 0 || out == 0 || model != "sluice-offline-1" {
 		t.Fatalf("llm calls %d tokens %d/%d model %q", calls, in, out, model)
 	}
 	var batches, events, unapplied uint64
-	q("SELECT count(), sum(batch_events), countIf(applied_us < signal_us OR applied_us = 0) FROM sluice_views.signal_lineage WHERE workflow_id = 'ledger'", &batches, &events, &unapplied)
+	q("SELECT count(), sum(batch_events), countIf(applied_us < signal_us OR applied_us = 0) FROM {{db}}.signal_lineage WHERE workflow_id = 'ledger'", &batches, &events, &unapplied)
 	if batches != 3 || events == 0 || unapplied != 0 {
 		t.Fatalf("ledger lineage: %d batches, %d events, %d not applied after their signal", batches, events, unapplied)
 	}
 	var hourly uint64
-	q("SELECT sum(actions) FROM sluice_views.hourly_events WHERE workflow_type IN ('ledger', 'saga')", &hourly)
+	q("SELECT sum(actions) FROM {{db}}.hourly_events WHERE workflow_type IN ('ledger', 'saga')", &hourly)
 	if hourly != actions {
 		t.Fatalf("hourly rollup has %d actions, the runs %d", hourly, actions)
 	}
@@ -133,14 +158,14 @@ func TestDerivedViewsOnGoldenHistories(t *testing.T) {
 	}
 	var sagaUSD float64
 	var sagaActions uint64
-	q("SELECT sum(actions), sum(usd) FROM sluice_views.action_cost_hourly WHERE workflow_id = 'saga'", &sagaActions, &sagaUSD)
+	q("SELECT sum(actions), sum(usd) FROM {{db}}.action_cost_hourly WHERE workflow_id = 'saga'", &sagaActions, &sagaUSD)
 	if sagaActions != 14 || math.Abs(sagaUSD-14*40.0/1e6) > 1e-12 {
 		t.Fatalf("saga: %d actions, $%g; want 14 and $%g", sagaActions, sagaUSD, 14*40.0/1e6)
 	}
 	if err := ch.SetActionPrice(ctx, "default", 25); err != nil {
 		t.Fatal(err)
 	}
-	q("SELECT sum(usd) FROM sluice_views.action_cost_hourly WHERE workflow_id = 'saga'", &sagaUSD)
+	q("SELECT sum(usd) FROM {{db}}.action_cost_hourly WHERE workflow_id = 'saga'", &sagaUSD)
 	if math.Abs(sagaUSD-14*25.0/1e6) > 1e-12 {
 		t.Fatalf("with a namespace price: $%g, want $%g", sagaUSD, 14*25.0/1e6)
 	}
@@ -148,8 +173,43 @@ func TestDerivedViewsOnGoldenHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	var llmUSD float64
-	q("SELECT sum(usd) FROM sluice_views.llm_cost", &llmUSD)
+	q("SELECT sum(usd) FROM {{db}}.llm_cost", &llmUSD)
 	if want := float64(in)*1/1e6 + float64(out)*2/1e6; math.Abs(llmUSD-want) > 1e-12 {
 		t.Fatalf("LLM spend $%g, want $%g for %d+%d tokens", llmUSD, want, in, out)
+	}
+}
+
+// queryRow runs a query that returns one row through ch.Query (the path
+// the dashboards take, on every engine) and converts its values into dest
+// (*uint64, *int64, *float64 or *string): a value of another type fails.
+func queryRow(t *testing.T, ctx context.Context, ch *ClickHouse, sql string, dest ...any) {
+	t.Helper()
+	tb, err := ch.Query(ctx, sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	if len(tb.Rows) != 1 || len(tb.Rows[0]) != len(dest) {
+		t.Fatalf("%s: %d rows %v, want one of %d values", sql, len(tb.Rows), tb.Rows, len(dest))
+	}
+	for i, v := range tb.Rows[0] {
+		ok := false
+		switch d := dest[i].(type) {
+		case *string:
+			*d, ok = v.(string)
+		case *float64:
+			*d, ok = v.(float64)
+		case *uint64:
+			switch x := v.(type) {
+			case uint64:
+				*d, ok = x, true
+			case uint32:
+				*d, ok = uint64(x), true
+			}
+		case *int64:
+			*d, ok = v.(int64)
+		}
+		if !ok {
+			t.Fatalf("%s: column %s is %T %v, not %T", sql, tb.Columns[i], v, v, dest[i])
+		}
 	}
 }

@@ -83,26 +83,5 @@ type Table struct {
 
 // Query runs a read-only query and returns its result as a Table.
 func (c *ClickHouse) Query(ctx context.Context, sql string) (Table, error) {
-	rows, err := c.conn.Query(ctx, sql)
-	if err != nil {
-		return Table{}, err
-	}
-	defer rows.Close()
-	t := Table{Columns: rows.Columns(), Rows: [][]any{}}
-	types := rows.ColumnTypes()
-	for rows.Next() {
-		vals := make([]any, len(types))
-		for i, ct := range types {
-			vals[i] = newScanTarget(ct.ScanType())
-		}
-		if err := rows.Scan(vals...); err != nil {
-			return t, err
-		}
-		row := make([]any, len(vals))
-		for i, v := range vals {
-			row[i] = deref(v)
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t, rows.Err()
+	return c.eng.query(ctx, sql)
 }

@@ -16,9 +16,8 @@ import (
 	"github.com/sluicehq/sluice/internal/chtest"
 )
 
-// fixture loads the three golden histories into a fresh database, each
-// shifted so its last event happened 5 s before the insert, plus five
-// milestones with known latencies.
+// fixture loads the dashboards' fixture into a fresh database on
+// clickhouse-server (18.16 here).
 func fixture(t *testing.T, ctx context.Context, db string) *ClickHouse {
 	t.Helper()
 	ch, err := OpenClickHouse(ctx, ClickHouseConfig{Addr: chtest.Start(t, ctx), Database: db})
@@ -26,6 +25,15 @@ func fixture(t *testing.T, ctx context.Context, db string) *ClickHouse {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ch.Close() })
+	loadFixture(t, ctx, ch)
+	return ch
+}
+
+// loadFixture migrates ch's database, seeds prices and loads the three
+// golden histories, each shifted so its last event happened 5 s before the
+// insert, plus five milestones with known latencies (inserted twice).
+func loadFixture(t *testing.T, ctx context.Context, ch *ClickHouse) {
+	t.Helper()
 	if _, err := ch.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -61,14 +69,20 @@ func fixture(t *testing.T, ctx context.Context, db string) *ClickHouse {
 			t.Fatal(err)
 		}
 	}
-	return ch
 }
 
 func TestDashboardsOnFixtureData(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ch := fixture(t, ctx, "sluice_dash")
-	ds, err := Dashboards("sluice_dash", 24)
+	checkDashboards(t, ctx, fixture(t, ctx, "sluice_dash"))
+}
+
+// checkDashboards runs every dashboard on the fixture and checks what each
+// must show. Both engines are held to it: clickhouse-server (18.16 here)
+// and chDB (a current ClickHouse, chdb_test.go).
+func checkDashboards(t *testing.T, ctx context.Context, ch *ClickHouse) {
+	t.Helper()
+	ds, err := Dashboards(ch.Database(), 24)
 	if err != nil {
 		t.Fatal(err)
 	}
