@@ -193,9 +193,12 @@ func TestTemporalRejects(t *testing.T) {
 	if len(dl) != 1 || string(dl[0].Value) != string(recs[29].Value) {
 		t.Fatalf("%d dead letters; want exactly the oversized event", len(dl))
 	}
-	for _, h := range dl[0].Headers {
-		if h.Key == consumers.HeaderDLQReason && string(h.Value) != bridge.ReasonRejected {
-			t.Errorf("reason %s, want %s", h.Value, bridge.ReasonRejected)
-		}
+	h := headers(dl[0])
+	if h[consumers.HeaderDLQReason] != bridge.ReasonRejected {
+		t.Errorf("reason %s, want %s", h[consumers.HeaderDLQReason], bridge.ReasonRejected)
+	}
+	// The error names the rule the event broke, as the server reported it.
+	if e := h[consumers.HeaderDLQError]; !strings.Contains(e, "("+bridge.RulePayloadTooLarge+")") {
+		t.Errorf("dead-letter error %q does not name the rule %s", e, bridge.RulePayloadTooLarge)
 	}
 }
