@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"time"
@@ -173,6 +174,11 @@ func (c *ClickHouse) Database() string { return c.db }
 // Migrate applies every embedded migration not yet recorded in
 // schema_migrations; running it again is a no-op.
 func (c *ClickHouse) Migrate(ctx context.Context) (applied []string, err error) {
+	return c.migrate(ctx, math.MaxInt)
+}
+
+// migrate applies the migrations up to version upTo (tests: an older install).
+func (c *ClickHouse) migrate(ctx context.Context, upTo int) (applied []string, err error) {
 	if err := c.eng.exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.db); err != nil {
 		return nil, err
 	}
@@ -197,7 +203,7 @@ func (c *ClickHouse) Migrate(ctx context.Context) (applied []string, err error) 
 		return nil, err
 	}
 	for _, m := range ms {
-		if done[uint32(m.Version)] {
+		if done[uint32(m.Version)] || m.Version > upTo {
 			continue
 		}
 		for _, stmt := range m.Statements {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -90,6 +91,57 @@ func TestDerivedViewsOnGoldenHistories(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Close()
+	checkDerivedViews(t, ctx, ch)
+}
+
+// An install that applied the migrations as they shipped up to 0005 on
+// 18.16 has its JOIN views without subquery aliases; 0006 replaces them.
+func TestUpgradeFromShippedViews(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ch, err := OpenClickHouse(ctx, ClickHouseConfig{Addr: chtest.Start(t, ctx), Database: "sluice_upgrade"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	checkUpgradeFromShippedViews(t, ctx, ch, func(stmt string) error { return ch.eng.exec(ctx, stmt) }, false)
+}
+
+// checkUpgradeFromShippedViews builds what an install that applied
+// 0001-0005 as they shipped has: signal_lineage, action_cost_hourly and
+// llm_cost as the old 0003 and 0004 created them
+// (testdata/shipped_join_views.sql, each run by createOld). On a current
+// ClickHouse those views fail (oldBroken: a server upgraded from 18.16).
+// Migrating then applies 0006_join_aliases alone, after which every view
+// computes what the golden histories say.
+func checkUpgradeFromShippedViews(t *testing.T, ctx context.Context, ch *ClickHouse, createOld func(stmt string) error, oldBroken bool) {
+	t.Helper()
+	applied, err := ch.migrate(ctx, 5)
+	if err != nil || len(applied) != 5 {
+		t.Fatalf("migrate up to 0005: %v, %v", applied, err)
+	}
+	b, err := os.ReadFile("testdata/shipped_join_views.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := []string{"signal_lineage", "action_cost_hourly", "llm_cost"}
+	for _, stmt := range strings.Split(string(b), "\n;\n") {
+		if err := createOld(strings.ReplaceAll(stmt, "{{db}}", ch.Database())); err != nil {
+			t.Fatalf("shipped view: %v\n%s", err, stmt)
+		}
+	}
+	for _, v := range old {
+		_, err := ch.Query(ctx, "SELECT * FROM "+ch.Database()+"."+v)
+		if oldBroken && (err == nil || !strings.Contains(err.Error(), "ALIAS_REQUIRED")) {
+			t.Errorf("shipped %s on a current ClickHouse: %v, want ALIAS_REQUIRED", v, err)
+		}
+		if !oldBroken && err != nil {
+			t.Errorf("shipped %s: %v", v, err)
+		}
+	}
+	if applied, err = ch.Migrate(ctx); err != nil || !slices.Equal(applied, []string{"0006_join_aliases"}) {
+		t.Fatalf("upgrade applied %v, %v; want [0006_join_aliases]", applied, err)
+	}
 	checkDerivedViews(t, ctx, ch)
 }
 

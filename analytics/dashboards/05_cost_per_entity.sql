@@ -13,13 +13,13 @@ FROM
     FROM {{db}}.action_cost_hourly
     WHERE hour >= now() - {{hours}} * 3600
     GROUP BY day, workflow_type, workflow_id
-)
+) entity_actions
 ANY LEFT JOIN
 (
     SELECT toDate(completed_at) AS day, workflow_id, sum(usd) AS llm_usd
     FROM {{db}}.llm_cost
     WHERE completed_at >= now() - {{hours}} * 3600
     GROUP BY day, workflow_id
-) USING (day, workflow_id)
+) entity_llm USING (day, workflow_id)
 ORDER BY total_usd DESC, workflow_id
 LIMIT 50

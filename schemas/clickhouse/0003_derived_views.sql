@@ -42,33 +42,10 @@ SELECT
 FROM {{db}}.history_events FINAL
 GROUP BY namespace, workflow_id, workflow_type, run_id
 ;
--- One row per Sluice batch signal: the Kafka records it carried, when the
--- oldest was produced, when Temporal recorded the signal, and when the
--- workflow task that applied it completed (the first after it).
-CREATE VIEW IF NOT EXISTS {{db}}.signal_lineage AS
-SELECT
-    namespace, workflow_id, workflow_type, run_id, signal_event_id,
-    kafka_topic, kafka_partition, kafka_first_offset, kafka_last_offset, batch_events,
-    first_produced_us, signal_us,
-    -- replicate() instead of capturing signal_event_id in the lambda: 18.16
-    -- cannot resolve an outer column inside a lambda over a JOIN.
-    arrayReduce('min', arrayFilter((t, i, s) -> i > s, wft_times, wft_ids, replicate(signal_event_id, wft_ids))) AS applied_us
-FROM
-(
-    SELECT namespace, workflow_id, workflow_type, run_id, event_id AS signal_event_id,
-        kafka_topic, kafka_partition, kafka_first_offset, kafka_last_offset, batch_events,
-        first_produced_us, event_time_us AS signal_us
-    FROM {{db}}.history_events FINAL
-    WHERE kafka_topic != ''
-)
-ANY LEFT JOIN
-(
-    SELECT namespace, run_id, groupArray(event_id) AS wft_ids, groupArray(event_time_us) AS wft_times
-    FROM {{db}}.history_events FINAL
-    WHERE event_type = 'WorkflowTaskCompleted'
-    GROUP BY namespace, run_id
-) USING (namespace, run_id)
-;
+-- signal_lineage was created here until 0006_join_aliases, which creates it
+-- with aliases on its joined subqueries (current ClickHouse refuses a JOIN
+-- without them; this migration then failed there).
+
 -- One row per LLM call, from the allowlisted fields of its activity result.
 CREATE VIEW IF NOT EXISTS {{db}}.llm_calls AS
 SELECT

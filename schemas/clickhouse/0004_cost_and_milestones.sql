@@ -54,35 +54,6 @@ ENGINE = ReplacingMergeTree()
 PARTITION BY toYYYYMM(applied_at)
 ORDER BY (workflow_id, seq)
 ;
--- Actions and their estimated price per workflow and hour.
-CREATE VIEW IF NOT EXISTS {{db}}.action_cost_hourly AS
-SELECT
-    hour, namespace, tenant, workflow_type, workflow_id, actions,
-    -- One JOIN per SELECT on 18.16: the default price is a scalar subquery.
-    actions * if(ns_price > 0, ns_price,
-        (SELECT argMax(usd_per_million, version_us) FROM {{db}}.action_prices WHERE namespace = '')) / 1000000 AS usd
-FROM
-(
-    SELECT toStartOfHour(event_time) AS hour, namespace, tenant, workflow_type, workflow_id, sum(actions) AS actions
-    FROM {{db}}.history_events FINAL
-    GROUP BY hour, namespace, tenant, workflow_type, workflow_id
-)
-ANY LEFT JOIN
-(
-    SELECT namespace, argMax(usd_per_million, version_us) AS ns_price
-    FROM {{db}}.action_prices GROUP BY namespace
-) USING (namespace)
-;
--- Every LLM call with its price.
-CREATE VIEW IF NOT EXISTS {{db}}.llm_cost AS
-SELECT
-    namespace, workflow_id, workflow_type, run_id, scheduled_event_id, completed_at, completed_us,
-    provider, model, purpose, input_tokens, output_tokens, latency_us,
-    input_tokens * input_usd_per_million / 1000000 + output_tokens * output_usd_per_million / 1000000 AS usd
-FROM {{db}}.llm_calls
-ANY LEFT JOIN
-(
-    SELECT model, argMax(input_usd_per_million, version_us) AS input_usd_per_million,
-        argMax(output_usd_per_million, version_us) AS output_usd_per_million
-    FROM {{db}}.llm_prices GROUP BY model
-) USING (model)
+-- action_cost_hourly and llm_cost were created here until 0006_join_aliases,
+-- which creates them with aliases on their joined subqueries (current
+-- ClickHouse refuses a JOIN without them; this migration then failed there).
