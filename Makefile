@@ -7,8 +7,14 @@ TOOLS := $(CURDIR)/.tools/bin
 TEMPORAL := $(TOOLS)/temporal
 TEMPORAL_CLI_VERSION := v1.5.1
 export PATH := $(TOOLS):$(PATH)
+# chDB: ClickHouse 26.5 as a library, the current engine the analytics tests
+# run the schema and dashboards on (Debian's clickhouse-server is 18.16).
+# chdb-go loads it from CHDB_LIB_PATH.
+CHDB_VERSION := 26.5.3
+CHDB_LIB := $(CURDIR)/.tools/chdb/$(CHDB_VERSION)/libchdb.so
+export CHDB_LIB_PATH := $(CHDB_LIB)
 
-.PHONY: dev test build tools deps test-deps apt vet bench clean
+.PHONY: dev test build tools deps test-deps apt vet bench clean chdb
 
 ## dev: install what is missing, build, start the stack with demo traffic
 dev: deps build
@@ -16,13 +22,14 @@ dev: deps build
 
 ## test: vet, then every test (unit, integration, end to end)
 test: test-deps vet
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -tags chdb -count=1 -timeout 30m ./...
 
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags chdb ./analytics
 
 ## tools: build the Temporal CLI into .tools/bin (instant when present)
 tools: $(TEMPORAL)
@@ -35,9 +42,19 @@ $(TEMPORAL):
 deps: tools
 	@$(MAKE) --no-print-directory apt PKGS="clickhouse-server"
 
-## test-deps: deps, plus chromium (the dashboards page is tested in it)
-test-deps: tools
+## test-deps: deps, plus chromium (the dashboards page is tested in it) and chDB
+test-deps: tools chdb
 	@$(MAKE) --no-print-directory apt PKGS="clickhouse-server chromium"
+
+## chdb: libchdb.so from npm's @chdb/lib-linux-x64-gnu into .tools/chdb (instant when present)
+chdb: $(CHDB_LIB)
+
+$(CHDB_LIB):
+	@echo "fetching libchdb.so (chDB $(CHDB_VERSION), ClickHouse 26.5: a 160 MB npm package, 535 MB unpacked, once) ..."
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  cd "$$tmp" && npm pack --silent --cache "$$tmp/npm-cache" @chdb/lib-linux-x64-gnu@$(CHDB_VERSION) >/dev/null; \
+	  tar xzf chdb-lib-linux-x64-gnu-$(CHDB_VERSION).tgz package/libchdb.so; \
+	  mkdir -p $(dir $(CHDB_LIB)) && mv package/libchdb.so $(CHDB_LIB)
 
 # apt installs the Debian packages in PKGS whose command is missing.
 apt:
