@@ -28,6 +28,9 @@ type Record struct {
 	Target    Target // where the routes send it
 	// Redriven is set for a record `sluice dlq redrive` put back.
 	Redriven bool
+	// Skip is set for a record its route ignores (a tombstone): the group
+	// acks it, and it is never handed to the handler.
+	Skip bool
 	// Raw is the record as fetched, kept for dead-lettering it later.
 	Raw *kgo.Record
 }

@@ -15,8 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/sluicehq/sluice/schemas"
 )
 
 // Config configures a Group.
@@ -220,91 +218,22 @@ func (g *Group) handle(ctx context.Context, p kgo.FetchTopicPartition) {
 	recs := make([]Record, 0, len(p.Records))
 	for _, r := range p.Records {
 		rec, reason, err := g.decode(r)
-		if err != nil {
+		switch {
+		case err != nil:
 			g.dlq.enqueue(ctx, &deadLetterJob{rec: r, reason: reason, cause: truncateError(err)})
-			continue
+		case rec.Skip:
+			g.Ack(r.Topic, r.Partition, r.Offset) // a tombstone the route ignores: nothing to signal
+		default:
+			recs = append(recs, rec)
 		}
-		recs = append(recs, rec)
 	}
 	if len(recs) > 0 {
 		g.h.Enqueue(recs, g)
 	}
 }
 
-// Dead-letter reasons, the values of the sluice-dlq-reason header.
-const (
-	ReasonUndecodable = "undecodable"
-	ReasonInvalid     = "invalid-envelope"
-	ReasonNoKey       = "no-key"
-	ReasonOversize    = "oversize"
-)
-
 func (g *Group) decode(r *kgo.Record) (Record, string, error) {
-	if len(r.Value) > g.cfg.MaxEventBytes {
-		return Record{}, ReasonOversize, fmt.Errorf("value is %d bytes, limit %d", len(r.Value), g.cfg.MaxEventBytes)
-	}
-	if n := headerBytes(r.Headers); n > schemas.MaxHeaderBytes {
-		return Record{}, ReasonOversize, fmt.Errorf("headers are %d bytes, limit %d", n, schemas.MaxHeaderBytes)
-	}
-	if len(r.Key) == 0 {
-		return Record{}, ReasonNoKey, errors.New("record has no key: the key names the entity and must be set")
-	}
-	if err := schemas.CheckKey(r.Key); err != nil {
-		return Record{}, ReasonInvalidKey, err
-	}
-	header := func(name string) (string, bool) {
-		for _, h := range r.Headers {
-			if h.Key == name {
-				return string(h.Value), true
-			}
-		}
-		return "", false
-	}
-	var ev schemas.Event
-	var err error
-	if schemas.IsBinary(header) {
-		ev, err = schemas.DecodeBinary(header, r.Value)
-	} else {
-		ev, err = schemas.DecodeEvent(r.Value)
-	}
-	if err != nil {
-		var de *schemas.DecodeError
-		if errors.As(err, &de) && de.Reason != schemas.ReasonUndecodable {
-			return Record{}, ReasonInvalid, err
-		}
-		return Record{}, ReasonUndecodable, err
-	}
-	if ev.TraceParent == "" {
-		// W3C trace context propagated as a plain Kafka header (what
-		// OpenTelemetry's Kafka instrumentations write).
-		if tp, ok := header("traceparent"); ok && schemas.ValidTraceParent(tp) {
-			ev.TraceParent = tp
-		}
-	}
-	target, reason, err := g.cfg.Routes.resolve(r.Topic, r.Key, &ev)
-	if err != nil {
-		return Record{}, reason, err
-	}
-	_, redriven := header(HeaderRedrivenFrom)
-	rec := Record{
-		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key,
-		Timestamp: r.Timestamp, Event: ev, Target: target, Redriven: redriven, Raw: r,
-	}
-	// The bound that counts is the event as Temporal receives it: escaping
-	// can grow JSON up to sixfold (every < becomes \u003c).
-	be := rec.Batched()
-	if rec.Size = schemas.EncodedEventSize(&be); rec.Size > g.cfg.MaxEventBytes {
-		return Record{}, ReasonOversize, fmt.Errorf("event encodes to %d bytes for Temporal, limit %d", rec.Size, g.cfg.MaxEventBytes)
-	}
-	return rec, "", nil
-}
-
-func headerBytes(hs []kgo.RecordHeader) int {
-	n := 0
-	for _, h := range hs {
-		n += len(h.Key) + len(h.Value)
-	}
-	return n
+	return g.cfg.Routes.Decode(r, g.cfg.MaxEventBytes)
 }
 
 // markFor returns (making it) the watermark of a partition; mu held.

@@ -48,6 +48,23 @@ type RouteSpec struct {
 	WorkflowID   string                   `yaml:"workflow_id"`
 	Signal       string                   `yaml:"signal"`
 	EventTypes   map[string]EventTypeSpec `yaml:"event_types"`
+	// Format of the topic's records: cloudevents (the default), json or
+	// debezium.
+	Format string `yaml:"format"`
+	// Mapping says where the event's parts come from (json: type at
+	// least; debezium: overrides of what it derives).
+	Mapping MappingSpec `yaml:"mapping"`
+	// Tombstones (records without a value): ignore (the default for
+	// debezium) or dead-letter (for json).
+	Tombstones string `yaml:"tombstones"`
+	// Debezium options.
+	Debezium DebeziumSpec `yaml:"debezium"`
+}
+
+// DebeziumSpec tunes the debezium format.
+type DebeziumSpec struct {
+	// TypePrefix replaces source.table in event types (<prefix>.created).
+	TypePrefix string `yaml:"type_prefix"`
 }
 
 // EventTypeSpec names the JSON Schema an event type's data must satisfy.
@@ -63,6 +80,7 @@ type Routes struct {
 
 type route struct {
 	spec    RouteSpec
+	format  format
 	pattern *regexp.Regexp
 	idParts []string                      // literal, placeholder, literal, ...
 	types   map[string]*jsonschema.Schema // nil map: any type; nil schema: no data check
@@ -125,6 +143,11 @@ func NewRoutes(f RoutesFile, dir string) (*Routes, error) {
 		} else {
 			r.idParts = parts
 		}
+		f, err := compileFormat(spec)
+		if err != nil {
+			fail("%v", err)
+		}
+		r.format = f
 		if spec.EventTypes != nil {
 			r.types = map[string]*jsonschema.Schema{}
 			for typ, ets := range spec.EventTypes {
@@ -200,54 +223,96 @@ const (
 	ReasonSchemaInvalid = "schema-invalid"
 )
 
-// resolve finds the record's route, checks its type and data, and names
-// its workflow. The first matching route wins.
+// compileFormat builds a route's format from its spec.
+func compileFormat(spec RouteSpec) (format, error) {
+	switch spec.Tombstones {
+	case "", TombstonesIgnore, TombstonesDeadLetter:
+	default:
+		return nil, fmt.Errorf("tombstones: %q, want %s or %s", spec.Tombstones, TombstonesIgnore, TombstonesDeadLetter)
+	}
+	policy := func(def string) string {
+		if spec.Tombstones != "" {
+			return spec.Tombstones
+		}
+		return def
+	}
+	switch spec.Format {
+	case "", FormatCloudEvents:
+		if spec.Mapping != (MappingSpec{}) || spec.Tombstones != "" || spec.Debezium != (DebeziumSpec{}) {
+			return cloudEvents{}, errors.New("format cloudevents takes no mapping, tombstones or debezium settings (the envelope says it all)")
+		}
+		return cloudEvents{}, nil
+	case FormatJSON:
+		m, err := compileMapping(spec.Mapping, true)
+		return jsonFormat{m: m, tombstones: policy(TombstonesDeadLetter)}, err
+	case FormatDebezium:
+		m, err := compileMapping(spec.Mapping, false)
+		return debeziumFormat{m: m, typePrefix: spec.Debezium.TypePrefix, tombstones: policy(TombstonesIgnore)}, err
+	}
+	return nil, fmt.Errorf("format %q: want %s, %s or %s", spec.Format, FormatCloudEvents, FormatJSON, FormatDebezium)
+}
+
+// resolve finds topic's route and resolves ev on it (for tests and
+// tools; the group goes through Decode).
 func (rs *Routes) resolve(topic string, key []byte, ev *schemas.Event) (Target, string, error) {
+	r := rs.match(topic)
+	if r == nil {
+		return Target{}, ReasonNoRoute, fmt.Errorf("no route matches topic %q", topic)
+	}
+	return r.resolve(topic, key, ev)
+}
+
+// match returns the first route of topic, or nil.
+func (rs *Routes) match(topic string) *route {
 	for _, r := range rs.routes {
-		if r.spec.Topic != topic && (r.pattern == nil || !r.pattern.MatchString(topic)) {
+		if r.spec.Topic == topic || r.pattern != nil && r.pattern.MatchString(topic) {
+			return r
+		}
+	}
+	return nil
+}
+
+// resolve checks the event's type and data, and names its workflow.
+func (r *route) resolve(topic string, key []byte, ev *schemas.Event) (Target, string, error) {
+	if r.types != nil {
+		sch, known := r.types[ev.Type]
+		if !known {
+			return Target{}, ReasonUnknownType, fmt.Errorf("event type %q is not one of this route's event_types", ev.Type)
+		}
+		if sch != nil {
+			v, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.Data))
+			if err != nil {
+				return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %s", ev.Type, schemas.JSONErrorDetail("data", err))
+			}
+			if err := sch.Validate(v); err != nil {
+				return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %s", ev.Type, schemaErrorDetail(err))
+			}
+		}
+	}
+	var b strings.Builder
+	for i, p := range r.idParts {
+		if i%2 == 0 {
+			b.WriteString(p)
 			continue
 		}
-		if r.types != nil {
-			sch, known := r.types[ev.Type]
-			if !known {
-				return Target{}, ReasonUnknownType, fmt.Errorf("event type %q is not one of this route's event_types", ev.Type)
-			}
-			if sch != nil {
-				v, err := jsonschema.UnmarshalJSON(bytes.NewReader(ev.Data))
-				if err != nil {
-					return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %s", ev.Type, schemas.JSONErrorDetail("data", err))
-				}
-				if err := sch.Validate(v); err != nil {
-					return Target{}, ReasonSchemaInvalid, fmt.Errorf("data of %s: %s", ev.Type, schemaErrorDetail(err))
-				}
-			}
+		switch p {
+		case "key":
+			b.Write(key)
+		case "subject":
+			b.WriteString(ev.Subject)
+		case "type":
+			b.WriteString(ev.Type)
+		case "source":
+			b.WriteString(ev.Source)
+		case "topic":
+			b.WriteString(topic)
 		}
-		var b strings.Builder
-		for i, p := range r.idParts {
-			if i%2 == 0 {
-				b.WriteString(p)
-				continue
-			}
-			switch p {
-			case "key":
-				b.Write(key)
-			case "subject":
-				b.WriteString(ev.Subject)
-			case "type":
-				b.WriteString(ev.Type)
-			case "source":
-				b.WriteString(ev.Source)
-			case "topic":
-				b.WriteString(topic)
-			}
-		}
-		if b.Len() > MaxWorkflowIDBytes {
-			return Target{}, ReasonInvalidKey, fmt.Errorf("workflow id would be %d bytes; Temporal accepts at most %d", b.Len(), MaxWorkflowIDBytes)
-		}
-		return Target{WorkflowID: b.String(), WorkflowType: r.spec.WorkflowType, TaskQueue: r.spec.TaskQueue,
-			Signal: r.spec.Signal, EntityID: string(key)}, "", nil
 	}
-	return Target{}, ReasonNoRoute, fmt.Errorf("no route matches topic %q", topic)
+	if b.Len() > MaxWorkflowIDBytes {
+		return Target{}, ReasonInvalidKey, fmt.Errorf("workflow id would be %d bytes; Temporal accepts at most %d", b.Len(), MaxWorkflowIDBytes)
+	}
+	return Target{WorkflowID: b.String(), WorkflowType: r.spec.WorkflowType, TaskQueue: r.spec.TaskQueue,
+		Signal: r.spec.Signal, EntityID: string(key)}, "", nil
 }
 
 // parseTemplate splits "order-{key}" into literal/placeholder parts; "{{"

@@ -299,3 +299,19 @@ func Truncate(s string, n int) string {
 	}
 	return s[:n] + mark
 }
+
+// CheckJSON checks a record value that is to be read as JSON: UTF-8,
+// nested at most MaxDataDepth+1 deep (an envelope around data), valid.
+// Decoders must never see input nested deep enough to exhaust them.
+func CheckJSON(value []byte) error {
+	if !utf8.Valid(value) {
+		return &DecodeError{Reason: ReasonUndecodable, Detail: "value is not valid UTF-8 (JSON must be)"}
+	}
+	if d, _ := inspectJSON(value); d > MaxDataDepth+1 {
+		return &DecodeError{Reason: ReasonUndecodable, Detail: fmt.Sprintf("value nests %d deep, data at most %d", d, MaxDataDepth)}
+	}
+	if !json.Valid(value) {
+		return &DecodeError{Reason: ReasonUndecodable, Detail: "value is not valid JSON"}
+	}
+	return nil
+}
