@@ -179,6 +179,9 @@ func SingleRoute(workflowType, taskQueue, idPrefix string) *Routes {
 	return rs
 }
 
+// Len is the number of routes.
+func (rs *Routes) Len() int { return len(rs.routes) }
+
 // WorkflowTypes lists the workflow types the routes send to.
 func (rs *Routes) WorkflowTypes() []string {
 	return rs.distinct(func(r RouteSpec) string { return r.WorkflowType })

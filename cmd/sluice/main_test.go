@@ -196,7 +196,7 @@ func helpText(args ...string) string {
 // Every command's -h shows at least one example, and every flag an example
 // passes exists on the command (or subcommand) it runs.
 func TestHelpShowsRunnableExamples(t *testing.T) {
-	verbs := map[string][]string{"dlq": {"list"}, "offsets": {"reset"}}
+	verbs := map[string][]string{"dlq": {"list"}, "offsets": {"reset"}, "routes": {"check"}}
 	quoted := regexp.MustCompile(`'[^']*'|"[^"]*"`)
 	for name := range commands {
 		help := helpText(append([]string{name}, verbs[name]...)...)
