@@ -24,13 +24,23 @@ func BenchmarkDecode(b *testing.B) {
 	}{
 		{"structured-256B", &kgo.Record{Topic: "t", Key: []byte("acct-42"), Value: structured(data), Timestamp: time.Now()}},
 		{"structured-4KiB", &kgo.Record{Topic: "t", Key: []byte("acct-42"), Value: structured(big), Timestamp: time.Now()}},
+		{"json-mapped-256B", &kgo.Record{Topic: "payments", Key: []byte("acct-42"), Value: []byte(`{"payment_id":"p-123456","account":"acct-42","at":1764583200000,"payment":` + data + `}`), Timestamp: time.Now()}},
+		{"debezium-256B", &kgo.Record{Topic: "pg.public.payments", Key: []byte(`{"id":42}`), Value: []byte(`{"before":null,"after":` + data + `,"source":{"version":"2.7.0.Final","connector":"postgresql","name":"pg","ts_ms":1764583200000,"db":"shop","schema":"public","table":"payments"},"op":"c","ts_ms":1764583200001}`), Timestamp: time.Now()}},
 		{"binary-256B", &kgo.Record{Topic: "t", Key: []byte("acct-42"), Value: []byte(data), Timestamp: time.Now(), Headers: []kgo.RecordHeader{
 			{Key: "ce_specversion", Value: []byte("1.0")}, {Key: "ce_id", Value: []byte("evt-123456")}, {Key: "ce_source", Value: []byte("billing")},
 			{Key: "ce_type", Value: []byte("ledger.credited")}, {Key: "content-type", Value: []byte("application/json")},
 		}}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			cfg := Config{Routes: SingleRoute("ledger.Account", "q", "ledger-")}
+			rs, err := NewRoutes(RoutesFile{Routes: []RouteSpec{
+				{Topic: "payments", Format: FormatJSON, Mapping: MappingSpec{Key: "/account", ID: "/payment_id", Type: "literal:ledger.credited", Time: "/at", Data: "/payment"}, WorkflowType: "ledger.Account", TaskQueue: "q", WorkflowID: "ledger-{key}"},
+				{Topic: "pg.public.payments", Format: FormatDebezium, WorkflowType: "ledger.Account", TaskQueue: "q", WorkflowID: "ledger-{key}"},
+				{TopicPattern: ".*", WorkflowType: "ledger.Account", TaskQueue: "q", WorkflowID: "ledger-{key}"},
+			}}, "")
+			if err != nil {
+				b.Fatal(err)
+			}
+			cfg := Config{Routes: rs}
 			cfg.setDefaults()
 			g := &Group{cfg: cfg}
 			b.SetBytes(int64(len(c.rec.Value)))

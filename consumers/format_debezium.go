@@ -92,7 +92,7 @@ func (f debeziumFormat) decode(r *kgo.Record) (decoded, string, error) {
 		d.key = []byte(k)
 		d.event.Subject = k
 	}
-	if reason, err := f.m.fill(mappedRecord{r: r, value: value}, &d); err != nil {
+	if reason, err := f.m.fill(&mappedRecord{r: r, value: value}, &d); err != nil {
 		return decoded{}, reason, err
 	}
 	if err := d.event.Validate(); err != nil {

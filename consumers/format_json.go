@@ -81,7 +81,10 @@ func parsePointer(s string) ([]string, error) {
 
 // lookup follows ptr into JSON doc and returns the raw value there.
 func lookup(doc []byte, ptr []string) (json.RawMessage, bool) {
-	cur := json.RawMessage(doc)
+	return lookupFrom(json.RawMessage(doc), ptr)
+}
+
+func lookupFrom(cur json.RawMessage, ptr []string) (json.RawMessage, bool) {
 	for _, tok := range ptr {
 		cur = bytes.TrimLeft(cur, " \t\r\n")
 		if len(cur) == 0 {
@@ -166,10 +169,34 @@ func compileMapping(m MappingSpec, typeRequired bool) (*mapping, error) {
 type mappedRecord struct {
 	r     *kgo.Record
 	value []byte // the (unwrapped) value the pointers read
+	// top is the value's top-level object, decoded once for all the
+	// mapping's pointers (most point one level down).
+	top    map[string]json.RawMessage
+	topErr bool
+}
+
+// find follows ptr into the value.
+func (m *mappedRecord) find(ptr []string) (json.RawMessage, bool) {
+	if len(ptr) == 0 {
+		return m.value, true
+	}
+	if m.top == nil && !m.topErr {
+		if t := bytes.TrimSpace(m.value); len(t) == 0 || t[0] != '{' || json.Unmarshal(t, &m.top) != nil {
+			m.topErr = true
+		}
+	}
+	if m.topErr {
+		return lookup(m.value, ptr)
+	}
+	next, ok := m.top[ptr[0]]
+	if !ok {
+		return nil, false
+	}
+	return lookupFrom(next, ptr[1:])
 }
 
 // text reads a field as text; ok is false when it is absent.
-func (m mappedRecord) text(f *fieldSource) (string, bool) {
+func (m *mappedRecord) text(f *fieldSource) (string, bool) {
 	switch f.kind {
 	case "key":
 		return string(m.r.Key), len(m.r.Key) > 0
@@ -180,7 +207,7 @@ func (m mappedRecord) text(f *fieldSource) (string, bool) {
 	case "header":
 		return header(m.r, f.arg)
 	case "value":
-		raw, ok := lookup(m.value, f.ptr)
+		raw, ok := m.find(f.ptr)
 		if !ok {
 			return "", false
 		}
@@ -200,7 +227,7 @@ func (m mappedRecord) text(f *fieldSource) (string, bool) {
 
 // fill sets the event's parts the mapping names, over what the format
 // derived; it fails naming the first field it cannot read.
-func (m *mapping) fill(mr mappedRecord, d *decoded) (string, error) {
+func (m *mapping) fill(mr *mappedRecord, d *decoded) (string, error) {
 	set := func(name string, f *fieldSource, dst *string) error {
 		if f == nil {
 			return nil
@@ -230,7 +257,7 @@ func (m *mapping) fill(mr mappedRecord, d *decoded) (string, error) {
 		var raw json.RawMessage
 		ok := false
 		if m.tm.kind == "value" {
-			raw, ok = lookup(mr.value, m.tm.ptr)
+			raw, ok = mr.find(m.tm.ptr)
 		} else if v, found := mr.text(m.tm); found {
 			raw, ok = json.RawMessage(strconv.Quote(v)), true
 		}
@@ -241,7 +268,7 @@ func (m *mapping) fill(mr mappedRecord, d *decoded) (string, error) {
 		d.event.Time = t
 	}
 	if m.data != nil {
-		raw, ok := lookup(mr.value, m.data.ptr)
+		raw, ok := mr.find(m.data.ptr)
 		if !ok {
 			return ReasonUnmapped, fmt.Errorf("mapping.data: nothing at %s", describe(m.data))
 		}
@@ -358,7 +385,7 @@ func (f jsonFormat) decode(r *kgo.Record) (decoded, string, error) {
 		SpecVersion: schemas.SpecVersion, ID: fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset),
 		Source: "kafka:" + r.Topic, Time: r.Timestamp.UTC(),
 	}}
-	if reason, err := f.m.fill(mappedRecord{r: r, value: value}, &d); err != nil {
+	if reason, err := f.m.fill(&mappedRecord{r: r, value: value}, &d); err != nil {
 		return decoded{}, reason, err
 	}
 	if f.m.data == nil {
