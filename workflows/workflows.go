@@ -11,6 +11,7 @@ package workflows
 
 import (
 	"context"
+	"go.temporal.io/sdk/activity"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -61,4 +62,34 @@ type Entity interface {
 // registers workflows.
 type WorkflowRegistry interface {
 	RegisterWorkflowWithOptions(w any, o workflow.RegisterOptions)
+}
+
+// ActivityRegistry is the part of a Temporal worker that registers
+// activities.
+type ActivityRegistry interface {
+	RegisterActivityWithOptions(a any, o activity.RegisterOptions)
+}
+
+// WithActivities is an Entity that brings the activities its workflow
+// calls (Domain.Calls): the worker registers them beside the workflow.
+type WithActivities interface {
+	Entity
+	RegisterActivities(r ActivityRegistry)
+}
+
+// Bundle pairs a domain with the activities its calls need, registered by
+// register (e.g. (&order.Activities{Backend: b}).Register).
+func Bundle(e Entity, register func(r ActivityRegistry)) WithActivities {
+	return bundle{e, register}
+}
+
+type bundle struct {
+	Entity
+	register func(r ActivityRegistry)
+}
+
+func (b bundle) RegisterActivities(r ActivityRegistry) {
+	if b.register != nil {
+		b.register(r)
+	}
 }

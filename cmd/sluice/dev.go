@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/demo"
 	"github.com/sluicehq/sluice/internal/secure"
@@ -112,7 +113,7 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	bcfg.AdminToken = secure.FileSecret("SLUICE_ADMIN_TOKEN", tokenFile)
 	bcfg.OnAdminListening = func(a string) { adminCh <- "http://" + a }
-	for name, run := range map[string]func(context.Context, *app.Config) error{"worker": app.RunWorker, "bridge": app.RunBridge, "mirror": app.RunMirror} {
+	for name, run := range map[string]func(context.Context, *app.Config) error{"worker": runBuiltinWorker, "bridge": runBridge, "mirror": sluice.RunMirror} {
 		c := cfg
 		if name == "bridge" {
 			c = &bcfg

@@ -8,22 +8,34 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/workflows/builtin"
 )
 
 func init() {
 	register("bridge", "consume input topics and Signal-With-Start entity workflows", func(ctx context.Context, args []string) error {
-		return runOne(ctx, "bridge", args, app.RunBridge, true, false)
+		return runOne(ctx, "bridge", args, runBridge, true, false)
 	})
 	register("worker", "run the entity workflows and the milestone producer", func(ctx context.Context, args []string) error {
-		return runOne(ctx, "worker", args, app.RunWorker, true, false)
+		return runOne(ctx, "worker", args, runBuiltinWorker, true, false)
 	})
 	register("mirror", "mirror workflow history into ClickHouse", func(ctx context.Context, args []string) error {
 		if len(args) > 0 && args[0] == "backfill" {
 			return runBackfill(ctx, args[1:])
 		}
-		return runOne(ctx, "mirror", args, app.RunMirror, false, true)
+		return runOne(ctx, "mirror", args, sluice.RunMirror, false, true)
 	})
+}
+
+// runBridge runs the bridge on its own: it takes routes to any workflow
+// type (a team's TypeScript workers, say), not only the demo domains.
+func runBridge(ctx context.Context, c *app.Config) error { return sluice.RunBridge(ctx, c) }
+
+// runBuiltinWorker runs the demo domains this binary ships, through the
+// public API like any team's own main.
+func runBuiltinWorker(ctx context.Context, c *app.Config) error {
+	return sluice.RunWorker(ctx, c, builtin.Domains(c.BuiltinConfig())...)
 }
 
 // runOne runs one component in the foreground until SIGINT/SIGTERM.

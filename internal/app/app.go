@@ -39,6 +39,7 @@ import (
 	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/workflows"
+	"github.com/sluicehq/sluice/workflows/builtin"
 	"github.com/sluicehq/sluice/workflows/ledger"
 	"github.com/sluicehq/sluice/workflows/order"
 	"github.com/sluicehq/sluice/workflows/support"
@@ -112,6 +113,11 @@ type Config struct {
 	LLM LLMConfig
 	// Support is the support agent's policy for new tickets.
 	Support support.Policy
+	// Domains are the entity workflows this process runs (worker, replay)
+	// and routes may name (bridge). Empty: the built-in demo domains
+	// (workflows/builtin) configured from LLM, Support, OrderBackend and
+	// SupportTools.
+	Domains []workflows.Entity
 	// OrderBackend and SupportTools are the systems the order and support
 	// activities reach; nil means in-process demo implementations.
 	OrderBackend order.Backend
@@ -179,36 +185,45 @@ func (c *Config) Validate() error {
 // routes loads the routes and checks they only name workflows this build
 // runs, on the signal they listen to; it returns what to consume.
 func (c *Config) routes() (*consumers.Routes, []string, []string, error) {
+	var rs *consumers.Routes
+	var err error
 	if c.RoutesFile == "" {
-		rs, err := consumers.NewRoutes(consumers.RoutesFile{Routes: []consumers.RouteSpec{
+		rs, err = consumers.NewRoutes(consumers.RoutesFile{Routes: []consumers.RouteSpec{
 			{Topic: c.InputTopic, WorkflowType: Domain.Type, TaskQueue: c.TaskQueue, WorkflowID: strings.ReplaceAll(c.WorkflowIDPrefix, "{", "{{") + "{key}"},
 			{Topic: c.OrdersTopic, WorkflowType: order.WorkflowType, TaskQueue: c.TaskQueue, WorkflowID: "order-{key}"},
 			{Topic: c.TicketsTopic, WorkflowType: support.WorkflowType, TaskQueue: c.TaskQueue, WorkflowID: "ticket-{key}"},
 		}}, "")
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return rs, rs.Topics(), nil, nil
+	} else {
+		rs, err = consumers.LoadRoutes(c.RoutesFile)
 	}
-	rs, err := consumers.LoadRoutes(c.RoutesFile)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var errs []error
-	known := map[string]bool{}
-	var names []string
-	for _, d := range Domains(c) {
-		known[d.WorkflowType()] = true
-		names = append(names, d.WorkflowType())
-	}
-	for _, wt := range rs.WorkflowTypes() {
-		if !known[wt] {
-			errs = append(errs, fmt.Errorf("routes: workflow_type %q is not run by this build (known: %s)", wt, strings.Join(names, ", ")))
+	// Given its domains (a process that runs them), routes may name only
+	// those, on the signal they listen to; a bridge on its own cannot know
+	// what workers exist (a team's TypeScript workers, say), so it takes
+	// any workflow type and signal.
+	if len(c.Domains) > 0 {
+		known := map[string]bool{}
+		var names []string
+		for _, d := range c.Domains {
+			known[d.WorkflowType()] = true
+			names = append(names, d.WorkflowType())
 		}
-	}
-	for _, s := range rs.Signals() {
-		if s != schemas.SignalName {
-			errs = append(errs, fmt.Errorf("routes: signal %q: entity workflows listen on %q", s, schemas.SignalName))
+		hint := ""
+		if c.RoutesFile == "" {
+			hint = "; without a routes file the default routes serve the demo domains: set RoutesFile (--routes)"
+		}
+		for _, wt := range rs.WorkflowTypes() {
+			if !known[wt] {
+				errs = append(errs, fmt.Errorf("routes: workflow_type %q is not one of this process's domains (%s)%s", wt, strings.Join(names, ", "), hint))
+			}
+		}
+		for _, s := range rs.Signals() {
+			if s != schemas.SignalName {
+				errs = append(errs, fmt.Errorf("routes: signal %q: entity workflows listen on %q", s, schemas.SignalName))
+			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -221,9 +236,19 @@ func (c *Config) routes() (*consumers.Routes, []string, []string, error) {
 // the single-topic default route address.
 var Domain = ledger.Domain
 
-// Domains are the entity domains this build runs.
-func Domains(c *Config) []workflows.Entity {
-	return []workflows.Entity{ledger.Domain, order.Domain, support.NewDomain(c.Support)}
+// domains are the configured domains, or the built-in ones.
+func (c *Config) domains() []workflows.Entity {
+	if len(c.Domains) > 0 {
+		return c.Domains
+	}
+	return builtin.Domains(c.BuiltinConfig())
+}
+
+// BuiltinConfig is what the demo domains get from this config: the
+// support agent's policy and model, and the order and support backends.
+func (c *Config) BuiltinConfig() builtin.Config {
+	a := supportActivities(c)
+	return builtin.Config{Support: c.Support, Provider: a.Provider, ProviderName: a.ProviderName, Tools: a.Tools, OrderBackend: c.OrderBackend}
 }
 
 // LLMConfig selects the support agent's model provider.
@@ -570,17 +595,14 @@ func RunWorker(ctx context.Context, c *Config) error {
 		// small, so poll wider.
 		MaxConcurrentWorkflowTaskPollers: 8,
 	})
-	for _, d := range Domains(c) {
+	for _, d := range c.domains() {
 		d.RegisterWorkflow(w, c.MaxSignalsPerRun)
+		if wa, ok := d.(workflows.WithActivities); ok {
+			wa.RegisterActivities(w)
+		}
 	}
 	acts := &workflows.Activities{Publisher: &bridge.MilestoneProducer{Client: kc, Topic: c.MilestoneTopic, Observe: tel.worker(), Tracer: tel.tracer()}}
 	w.RegisterActivityWithOptions(acts.PublishMilestones, activity.RegisterOptions{Name: workflows.PublishMilestonesActivity})
-	backend := c.OrderBackend
-	if backend == nil {
-		backend = order.NewMemoryBackend(nil)
-	}
-	(&order.Activities{Backend: backend}).Register(w)
-	supportActivities(c).Register(w)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}

@@ -19,7 +19,7 @@ import (
 // the workers run with.
 func NewReplayer(c *Config) worker.WorkflowReplayer {
 	r := worker.NewWorkflowReplayer()
-	for _, d := range Domains(c) {
+	for _, d := range c.domains() {
 		d.RegisterWorkflow(r, 0)
 	}
 	return r

@@ -78,3 +78,53 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// The public root package is a thin face over internal/app: it may import
+// the boundary packages and the internal wiring, and nothing of ours
+// imports it but the binary and the examples (it sits above everything).
+func TestPublicPackage(t *testing.T) {
+	root := "../.."
+	ok := []string{"internal/app", "internal/secure", "workflows", "schemas", "consumers", "bridge", "analytics"}
+	files, _ := filepath.Glob(filepath.Join(root, "*.go"))
+	if len(files) == 0 {
+		t.Fatal("no public package at the module root")
+	}
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if strings.HasPrefix(p, mod) && !contains(ok, strings.TrimPrefix(p, mod)) {
+				t.Errorf("%s imports %s: the public package may import only %v", path, p, ok)
+			}
+		}
+	}
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		rel = filepath.ToSlash(rel)
+		if !strings.Contains(rel, "/") || strings.HasPrefix(rel, "cmd/") || strings.HasPrefix(rel, "examples/") || strings.HasPrefix(rel, ".tools/") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		for _, imp := range f.Imports {
+			if strings.Trim(imp.Path.Value, `"`) == strings.TrimSuffix(mod, "/") {
+				t.Errorf("%s imports the public package; only cmd/ and examples/ may", rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -7,6 +7,8 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/sluicehq/sluice/workflows"
 )
 
 // ErrOutOfStock is the application error type of a reservation that cannot
@@ -28,9 +30,7 @@ type Backend interface {
 type Activities struct{ Backend Backend }
 
 // ActivityRegistry is the part of a Temporal worker that registers activities.
-type ActivityRegistry interface {
-	RegisterActivityWithOptions(a any, o activity.RegisterOptions)
-}
+type ActivityRegistry = workflows.ActivityRegistry
 
 // Register registers the activities under their fixed names.
 func (a *Activities) Register(r ActivityRegistry) {

@@ -9,6 +9,8 @@ import (
 	"github.com/segmentio/encoding/json"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/sluicehq/sluice/workflows"
 )
 
 // Tool names the model may call.
@@ -83,9 +85,7 @@ const (
 )
 
 // ActivityRegistry is the part of a Temporal worker that registers activities.
-type ActivityRegistry interface {
-	RegisterActivityWithOptions(a any, o activity.RegisterOptions)
-}
+type ActivityRegistry = workflows.ActivityRegistry
 
 // Register registers the activities under their fixed names.
 func (a *Activities) Register(r ActivityRegistry) {
