@@ -29,7 +29,10 @@ const (
 // entity key's rules, the event type and its schema, the workflow id, and
 // the event's size as Temporal will receive it. A record that fails gets
 // the dead-letter reason and an error that quotes no payload. A record its
-// route skips (an ignored tombstone) comes back with Skip set.
+// route skips (an ignored tombstone) comes back with Skip set. A record
+// that cannot be decoded now because a service it needs (the schema
+// registry) does not answer gets no reason and an error wrapping
+// ErrUnavailable: it is to be retried, never dead-lettered.
 func (rs *Routes) Decode(r *kgo.Record, maxEventBytes int) (Record, string, error) {
 	if maxEventBytes <= 0 {
 		maxEventBytes = 1 << 20
@@ -46,6 +49,10 @@ func (rs *Routes) Decode(r *kgo.Record, maxEventBytes int) (Record, string, erro
 	}
 	d, reason, err := rt.format.decode(r)
 	if err != nil {
+		if errors.Is(err, ErrUnavailable) {
+			// Not the record's fault: no reason, the group retries it.
+			return Record{}, "", err
+		}
 		var de *schemas.DecodeError
 		if reason == "" {
 			reason = ReasonUndecodable

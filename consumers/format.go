@@ -10,7 +10,11 @@ import (
 const (
 	FormatCloudEvents = "cloudevents" // CloudEvents 1.0, structured or binary mode (the default)
 	FormatJSON        = "json"        // plain JSON values, mapped by RouteSpec.Mapping
-	FormatDebezium    = "debezium"    // Debezium change events (JSON converter, with or without schemas)
+	FormatDebezium    = "debezium"    // Debezium change events (JSON converter, with or without schemas; or a registry converter)
+	// Schema Registry formats (Confluent wire format), mapped like json.
+	FormatAvro       = "avro"
+	FormatProtobuf   = "protobuf"
+	FormatJSONSchema = "json-schema"
 )
 
 // A format turns a fetched record into the event a domain sees, whatever

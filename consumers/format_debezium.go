@@ -21,6 +21,11 @@ type debeziumFormat struct {
 	typePrefix string // instead of source.table
 	m          *mapping
 	tombstones string
+	// converter, when not json, is the registry format of values and keys
+	// (Kafka Connect's AvroConverter, ProtobufConverter,
+	// JsonSchemaConverter), decoded to JSON first through reg.
+	converter string
+	reg       *Registry
 }
 
 // debeziumOps are Debezium's op codes and the event type verbs they become.
@@ -44,10 +49,22 @@ func (f debeziumFormat) decode(r *kgo.Record) (decoded, string, error) {
 		// Debezium writes a tombstone after each delete, for log compaction.
 		return tombstone(r, f.tombstones)
 	}
-	if err := schemas.CheckJSON(r.Value); err != nil {
-		return decoded{}, "", err
+	var value, key []byte
+	if f.reg != nil {
+		var reason string
+		var err error
+		if value, reason, err = f.reg.decodeJSON(r.Value, f.converter); err != nil {
+			return decoded{}, reason, err
+		}
+		if key, reason, err = f.reg.decodeKey(r.Key); err != nil {
+			return decoded{}, reason, err
+		}
+	} else {
+		if err := schemas.CheckJSON(r.Value); err != nil {
+			return decoded{}, "", err
+		}
+		value, key = unwrapSchema(r.Value), r.Key
 	}
-	value := unwrapSchema(r.Value)
 	var ch debeziumChange
 	if err := json.Unmarshal(value, &ch); err != nil {
 		return decoded{}, ReasonInvalidChange, fmt.Errorf("not a Debezium change event: %s", schemas.JSONErrorDetail("value", err))
@@ -88,11 +105,15 @@ func (f debeziumFormat) decode(r *kgo.Record) (decoded, string, error) {
 	} else if t, ok := parseTime(ch.TsMs); ok {
 		d.event.Time = t
 	}
-	if k, ok := debeziumKey(r.Key); ok {
+	if k, ok := debeziumKey(key); ok {
 		d.key = []byte(k)
 		d.event.Subject = k
 	}
-	if reason, err := f.m.fill(&mappedRecord{r: r, value: value}, &d); err != nil {
+	mr := &mappedRecord{r: r, value: value}
+	if f.reg != nil {
+		mr.keyJSON = key
+	}
+	if reason, err := f.m.fill(mr, &d); err != nil {
 		return decoded{}, reason, err
 	}
 	if err := d.event.Validate(); err != nil {

@@ -139,6 +139,16 @@ type mapping struct {
 	key, id, typ, subject, source, tm, data *fieldSource
 }
 
+// readsKey reports whether a field of the mapping reads the key as JSON.
+func (m *mapping) readsKey() bool {
+	for _, f := range []*fieldSource{m.key, m.id, m.typ, m.subject, m.source, m.tm} {
+		if f != nil && f.kind == "keyptr" {
+			return true
+		}
+	}
+	return false
+}
+
 func compileMapping(m MappingSpec, typeRequired bool) (*mapping, error) {
 	var errs []error
 	c := &mapping{}
@@ -173,6 +183,9 @@ type mappedRecord struct {
 	// mapping's pointers (most point one level down).
 	top    map[string]json.RawMessage
 	topErr bool
+	// keyJSON, when set, is the record key decoded to JSON (a
+	// registry-encoded key), read by key:/ptr instead of the raw key.
+	keyJSON []byte
 }
 
 // find follows ptr into the value.
@@ -213,10 +226,14 @@ func (m *mappedRecord) text(f *fieldSource) (string, bool) {
 		}
 		return scalar(raw)
 	case "keyptr":
-		if schemas.CheckJSON(m.r.Key) != nil {
+		key := m.r.Key
+		if m.keyJSON != nil {
+			key = m.keyJSON
+		}
+		if schemas.CheckJSON(key) != nil {
 			return "", false
 		}
-		raw, ok := lookup(unwrapSchema(m.r.Key), f.ptr)
+		raw, ok := lookup(unwrapSchema(key), f.ptr)
 		if !ok {
 			return "", false
 		}
@@ -380,15 +397,22 @@ func (f jsonFormat) decode(r *kgo.Record) (decoded, string, error) {
 	if err := schemas.CheckJSON(r.Value); err != nil {
 		return decoded{}, "", err
 	}
-	value := unwrapSchema(r.Value)
+	return mapJSON(r, f.m, &mappedRecord{r: r, value: unwrapSchema(r.Value)})
+}
+
+// mapJSON builds the event of a JSON value (mr.value) through a mapping:
+// the json format's path, also taken by the registry formats once they
+// have the record as JSON.
+func mapJSON(r *kgo.Record, m *mapping, mr *mappedRecord) (decoded, string, error) {
+	value := mr.value
 	d := decoded{key: r.Key, event: schemas.Event{
 		SpecVersion: schemas.SpecVersion, ID: fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset),
 		Source: "kafka:" + r.Topic, Time: r.Timestamp.UTC(),
 	}}
-	if reason, err := f.m.fill(&mappedRecord{r: r, value: value}, &d); err != nil {
+	if reason, err := m.fill(mr, &d); err != nil {
 		return decoded{}, reason, err
 	}
-	if f.m.data == nil {
+	if m.data == nil {
 		data, err := schemas.NormalizeData(bytes.TrimSpace(value))
 		if err != nil {
 			return decoded{}, "", err

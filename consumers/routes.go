@@ -48,11 +48,13 @@ type RouteSpec struct {
 	WorkflowID   string                   `yaml:"workflow_id"`
 	Signal       string                   `yaml:"signal"`
 	EventTypes   map[string]EventTypeSpec `yaml:"event_types"`
-	// Format of the topic's records: cloudevents (the default), json or
-	// debezium.
+	// Format of the topic's records: cloudevents (the default), json,
+	// debezium, or a Schema Registry format: avro, protobuf, json-schema
+	// (the Confluent wire format; decoded to JSON, then mapped like json).
 	Format string `yaml:"format"`
-	// Mapping says where the event's parts come from (json: type at
-	// least; debezium: overrides of what it derives).
+	// Mapping says where the event's parts come from (json and the
+	// registry formats: type at least; debezium: overrides of what it
+	// derives).
 	Mapping MappingSpec `yaml:"mapping"`
 	// Tombstones (records without a value): ignore (the default for
 	// debezium) or dead-letter (for json).
@@ -65,6 +67,12 @@ type RouteSpec struct {
 type DebeziumSpec struct {
 	// TypePrefix replaces source.table in event types (<prefix>.created).
 	TypePrefix string `yaml:"type_prefix"`
+	// Converter is the Kafka Connect converter the connector writes with:
+	// json (the default: JsonConverter, with or without schemas), or avro,
+	// protobuf, json-schema (Confluent's AvroConverter, ProtobufConverter,
+	// JsonSchemaConverter, through the schema registry). Keys in the wire
+	// format are decoded too.
+	Converter string `yaml:"converter"`
 }
 
 // EventTypeSpec names the JSON Schema an event type's data must satisfy.
@@ -88,9 +96,23 @@ type route struct {
 
 var placeholders = map[string]bool{"key": true, "subject": true, "type": true, "source": true, "topic": true}
 
+// RoutesOption configures how routes are compiled.
+type RoutesOption func(*routesOptions)
+
+type routesOptions struct {
+	registry *Registry
+}
+
+// WithRegistry is the schema registry of the routes whose format (or
+// debezium converter) is avro, protobuf or json-schema; without it such
+// routes are refused. A nil registry is no registry.
+func WithRegistry(r *Registry) RoutesOption {
+	return func(o *routesOptions) { o.registry = r }
+}
+
 // LoadRoutes reads and validates a routes file; every problem is reported
 // at once, each with the route it belongs to.
-func LoadRoutes(path string) (*Routes, error) {
+func LoadRoutes(path string, opts ...RoutesOption) (*Routes, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("routes: %w", err)
@@ -101,11 +123,15 @@ func LoadRoutes(path string) (*Routes, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("routes %s: %w", path, err)
 	}
-	return NewRoutes(f, filepath.Dir(path))
+	return NewRoutes(f, filepath.Dir(path), opts...)
 }
 
 // NewRoutes validates and compiles routes; schema paths are relative to dir.
-func NewRoutes(f RoutesFile, dir string) (*Routes, error) {
+func NewRoutes(f RoutesFile, dir string, opts ...RoutesOption) (*Routes, error) {
+	var o routesOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var errs []error
 	if len(f.Routes) == 0 {
 		errs = append(errs, errors.New("routes: no routes defined"))
@@ -143,7 +169,7 @@ func NewRoutes(f RoutesFile, dir string) (*Routes, error) {
 		} else {
 			r.idParts = parts
 		}
-		f, err := compileFormat(spec)
+		f, err := compileFormat(spec, o.registry)
 		if err != nil {
 			fail("%v", err)
 		}
@@ -227,7 +253,7 @@ const (
 )
 
 // compileFormat builds a route's format from its spec.
-func compileFormat(spec RouteSpec) (format, error) {
+func compileFormat(spec RouteSpec, reg *Registry) (format, error) {
 	switch spec.Tombstones {
 	case "", TombstonesIgnore, TombstonesDeadLetter:
 	default:
@@ -239,20 +265,41 @@ func compileFormat(spec RouteSpec) (format, error) {
 		}
 		return def
 	}
+	needRegistry := func(what string) error {
+		if reg == nil {
+			return fmt.Errorf("%s reads schemas from a schema registry, and none is configured (set --schema-registry-url)", what)
+		}
+		return nil
+	}
 	switch spec.Format {
 	case "", FormatCloudEvents:
 		if spec.Mapping != (MappingSpec{}) || spec.Tombstones != "" || spec.Debezium != (DebeziumSpec{}) {
 			return cloudEvents{}, errors.New("format cloudevents takes no mapping, tombstones or debezium settings (the envelope says it all)")
 		}
 		return cloudEvents{}, nil
-	case FormatJSON:
+	case FormatJSON, FormatAvro, FormatProtobuf, FormatJSONSchema:
 		m, err := compileMapping(spec.Mapping, true)
-		return jsonFormat{m: m, tombstones: policy(TombstonesDeadLetter)}, err
+		if spec.Debezium != (DebeziumSpec{}) {
+			err = errors.Join(err, fmt.Errorf("format %s takes no debezium settings", spec.Format))
+		}
+		if spec.Format == FormatJSON {
+			return jsonFormat{m: m, tombstones: policy(TombstonesDeadLetter)}, err
+		}
+		return registryFormat{want: spec.Format, reg: reg, m: m, tombstones: policy(TombstonesDeadLetter)}, errors.Join(err, needRegistry("format "+spec.Format))
 	case FormatDebezium:
 		m, err := compileMapping(spec.Mapping, false)
-		return debeziumFormat{m: m, typePrefix: spec.Debezium.TypePrefix, tombstones: policy(TombstonesIgnore)}, err
+		f := debeziumFormat{m: m, typePrefix: spec.Debezium.TypePrefix, tombstones: policy(TombstonesIgnore)}
+		switch spec.Debezium.Converter {
+		case "", FormatJSON:
+		case FormatAvro, FormatProtobuf, FormatJSONSchema:
+			f.converter, f.reg = spec.Debezium.Converter, reg
+			err = errors.Join(err, needRegistry("debezium converter "+spec.Debezium.Converter))
+		default:
+			err = errors.Join(err, fmt.Errorf("debezium.converter %q: want %s (the default), %s, %s or %s", spec.Debezium.Converter, FormatJSON, FormatAvro, FormatProtobuf, FormatJSONSchema))
+		}
+		return f, err
 	}
-	return nil, fmt.Errorf("format %q: want %s, %s or %s", spec.Format, FormatCloudEvents, FormatJSON, FormatDebezium)
+	return nil, fmt.Errorf("format %q: want %s, %s, %s, %s, %s or %s", spec.Format, FormatCloudEvents, FormatJSON, FormatDebezium, FormatAvro, FormatProtobuf, FormatJSONSchema)
 }
 
 // resolve finds topic's route and resolves ev on it (for tests and
