@@ -207,6 +207,14 @@ func (d *deadLetters) revoke(tps map[string][]int32) {
 	d.room.Broadcast()
 }
 
+// isFailing reports whether k is paused waiting for the dead-letter topic.
+func (d *deadLetters) isFailing(k topicPartition) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, failing := d.failing[k]
+	return failing
+}
+
 // err is non-nil while some partition waits for the dead-letter topic.
 func (d *deadLetters) err() error {
 	d.mu.Lock()

@@ -117,6 +117,10 @@ type Group struct {
 
 	mu    sync.Mutex
 	marks map[string]map[int32]*watermark
+	// held are partitions stopped at a record whose decode needs a service
+	// that did not answer (ErrUnavailable): that record and the ones after
+	// it, retried with backoff by the poll loop; the partition is paused.
+	held map[topicPartition]*heldRecords
 	// commitMu serialises commits, so a periodic commit can never land after
 	// (and below) the final commit of a revoked partition.
 	commitMu sync.Mutex
@@ -128,7 +132,7 @@ func NewGroup(cfg Config, h Handler) (*Group, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	g := &Group{cfg: cfg, h: h, log: cfg.Logger, marks: map[string]map[int32]*watermark{}}
+	g := &Group{cfg: cfg, h: h, log: cfg.Logger, marks: map[string]map[int32]*watermark{}, held: map[topicPartition]*heldRecords{}}
 	g.dlq = newDeadLetters(g)
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
@@ -183,7 +187,13 @@ func (g *Group) Run(ctx context.Context) error {
 		if err := g.dlq.waitForRoom(ctx); err != nil {
 			return nil
 		}
-		fetches := g.cl.PollRecords(ctx, g.cfg.MaxPollRecords)
+		// With held partitions, the poll returns in time for their retry.
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if wait, ok := g.nextRetry(); ok {
+			pctx, cancel = context.WithTimeout(ctx, wait)
+		}
+		fetches := g.cl.PollRecords(pctx, g.cfg.MaxPollRecords)
+		cancel()
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			g.cl.AllowRebalance()
 			return nil
@@ -194,8 +204,12 @@ func (g *Group) Run(ctx context.Context) error {
 				tooBig = append(tooBig, e)
 				return
 			}
+			if errors.Is(err, context.DeadlineExceeded) && pctx != ctx {
+				return // the poll's own deadline, for a retry
+			}
 			g.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 		})
+		g.retryHeld(ctx) // before new records: they queue behind the held ones
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) { g.handle(ctx, p) })
 		for _, e := range tooBig { // after the records fetched before the batch
 			g.deadLetterBatch(ctx, e)
@@ -208,17 +222,38 @@ func (g *Group) handle(ctx context.Context, p kgo.FetchTopicPartition) {
 	if len(p.Records) == 0 {
 		return
 	}
+	k := topicPartition{p.Topic, p.Partition}
 	g.mu.Lock()
 	w := g.markFor(p.Topic, p.Partition)
 	for _, r := range p.Records {
 		w.track(r.Offset)
 	}
+	if h := g.held[k]; h != nil {
+		// Fetched before the pause took: they wait behind the held record.
+		h.recs = append(h.recs, p.Records...)
+		g.cl.PauseFetchPartitions(map[string][]int32{k.topic: {k.partition}}) // again, if a dead-letter recovery resumed it
+		g.mu.Unlock()
+		return
+	}
 	g.mu.Unlock()
+	if rest, err := g.process(ctx, p.Records); len(rest) > 0 {
+		g.hold(k, rest, err)
+	}
+}
 
-	recs := make([]Record, 0, len(p.Records))
-	for _, r := range p.Records {
+// process decodes records of one partition in order and hands them on (to
+// the handler, the dead-letter queue, or acks a skip). It stops at the
+// first record whose decode is ErrUnavailable and returns it and the
+// records after it, undecoded.
+func (g *Group) process(ctx context.Context, records []*kgo.Record) ([]*kgo.Record, error) {
+	recs := make([]Record, 0, len(records))
+	var rest []*kgo.Record
+	var cause error
+	for i, r := range records {
 		rec, reason, err := g.decode(r)
 		switch {
+		case errors.Is(err, ErrUnavailable):
+			rest, cause = records[i:], err
 		case err != nil:
 			g.dlq.enqueue(ctx, &deadLetterJob{rec: r, reason: reason, cause: truncateError(err)})
 		case rec.Skip:
@@ -226,10 +261,133 @@ func (g *Group) handle(ctx context.Context, p kgo.FetchTopicPartition) {
 		default:
 			recs = append(recs, rec)
 		}
+		if rest != nil {
+			break
+		}
 	}
 	if len(recs) > 0 {
 		g.h.Enqueue(recs, g)
 	}
+	return rest, cause
+}
+
+// heldRecords are a partition's records from the first one whose decode
+// could not be done for an outage.
+type heldRecords struct {
+	recs    []*kgo.Record
+	err     error
+	backoff time.Duration
+	next    time.Time
+}
+
+const (
+	retryMin = 100 * time.Millisecond
+	retryMax = 10 * time.Second
+)
+
+// hold stops k at rest[0]: its fetching is paused, nothing from there on
+// is acked (so not committed), and the poll loop retries it with backoff.
+func (g *Group) hold(k topicPartition, rest []*kgo.Record, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.marks[k.topic][k.partition] == nil {
+		return // revoked meanwhile: the next owner reads them again
+	}
+	h := g.held[k]
+	if h == nil {
+		h = &heldRecords{backoff: retryMin}
+		g.held[k] = h
+		g.cl.PauseFetchPartitions(map[string][]int32{k.topic: {k.partition}})
+		g.log.Error("decode needs a service that is unavailable: partition paused, the record is retried (not dead-lettered)",
+			"topic", k.topic, "partition", k.partition, "offset", rest[0].Offset, "err", err)
+	} else if h.recs[0] == rest[0] {
+		h.backoff = min(h.backoff*2, retryMax)
+	} else {
+		h.backoff = retryMin // it moved on, then stopped again
+	}
+	h.recs, h.err, h.next = rest, err, time.Now().Add(h.backoff)
+}
+
+// nextRetry is how long until the first held partition is due.
+func (g *Group) nextRetry() (time.Duration, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var first time.Time
+	for _, h := range g.held {
+		if first.IsZero() || h.next.Before(first) {
+			first = h.next
+		}
+	}
+	if first.IsZero() {
+		return 0, false
+	}
+	return max(time.Until(first), time.Millisecond), true
+}
+
+// retryHeld decodes the due held partitions again, on the poll loop (the
+// handler is fed from one goroutine). After one partition fails again the
+// others wait for their next turn: they most likely wait on the same
+// service, and each attempt can take the registry's timeout.
+func (g *Group) retryHeld(ctx context.Context) {
+	g.mu.Lock()
+	now := time.Now()
+	var due []topicPartition
+	for k, h := range g.held {
+		if !h.next.After(now) {
+			due = append(due, k)
+		}
+	}
+	g.mu.Unlock()
+	for _, k := range due {
+		g.mu.Lock()
+		h := g.held[k]
+		g.mu.Unlock()
+		if h == nil {
+			continue // revoked
+		}
+		rest, err := g.process(ctx, h.recs)
+		if len(rest) > 0 {
+			g.hold(k, rest, err)
+			return
+		}
+		g.mu.Lock()
+		if g.held[k] == h {
+			delete(g.held, k)
+			if !g.dlq.isFailing(k) {
+				g.cl.ResumeFetchPartitions(map[string][]int32{k.topic: {k.partition}})
+			}
+			g.log.Info("decode succeeded again: partition resumed", "topic", k.topic, "partition", k.partition)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// dropHeld forgets the held records of partitions no longer ours and
+// unpauses them (the next owner reads them again).
+func (g *Group) dropHeld(tps map[string][]int32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for t, ps := range tps {
+		for _, p := range ps {
+			k := topicPartition{t, p}
+			if g.held[k] != nil {
+				delete(g.held, k)
+				g.cl.ResumeFetchPartitions(map[string][]int32{t: {p}})
+			}
+		}
+	}
+}
+
+// UnavailableErr is non-nil while partitions wait for a service their
+// records' decode needs (the schema registry): a readiness check. Those
+// partitions are paused and their lag grows; nothing is dead-lettered.
+func (g *Group) UnavailableErr() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for k, h := range g.held {
+		return fmt.Errorf("%d partition(s) paused waiting to decode, e.g. %s/%d at offset %d: %w", len(g.held), k.topic, k.partition, h.recs[0].Offset, h.err)
+	}
+	return nil
 }
 
 func (g *Group) decode(r *kgo.Record) (Record, string, error) {
@@ -359,6 +517,7 @@ func (g *Group) onRevoked(ctx context.Context, _ *kgo.Client, tps map[string][]i
 	defer cancel()
 	g.h.Revoke(rctx, tps)
 	g.dlq.revoke(tps)
+	g.dropHeld(tps)
 	g.commit(rctx, tps, true)
 	g.log.Info("partitions revoked", "partitions", fmtTPs(tps))
 }
@@ -369,6 +528,7 @@ func (g *Group) onLost(ctx context.Context, _ *kgo.Client, tps map[string][]int3
 	defer cancel()
 	g.h.Revoke(rctx, tps)
 	g.dlq.revoke(tps)
+	g.dropHeld(tps)
 	g.mu.Lock()
 	for t, ps := range tps {
 		for _, p := range ps {
