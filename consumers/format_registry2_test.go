@@ -147,7 +147,6 @@ routes:
 	}
 }
 
-
 const (
 	addressSchema = `{"$id":"address.json","type":"object","required":["city"],"properties":{"city":{"type":"string"}}}`
 	customerJSON  = `{"type":"object","required":["id","email"],"properties":{"id":{"type":"integer"},"email":{"type":"string","pattern":"@"},"address":{"$ref":"address.json"}}}`
