@@ -189,9 +189,13 @@ Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
 
 Sample query (history mirrored into ClickHouse):
   curl -s '%s/' --data-binary '%s'
+
+Other sluice commands in another shell reach this stack with no flags on the
+default ports; on other ports:
+  export SLUICE_BROKERS=%s SLUICE_TEMPORAL=%s SLUICE_CLICKHOUSE=%s
 `, st.StateDir, dashURL, adminURL, adminURL, adminURL, tokenFile, cfg.InputTopic, ui, st.Temporal.HostPort, st.Temporal.HostPort, strings.Join(st.Kafka.Brokers, ","),
 		cfg.InputTopic, cfg.OrdersTopic, cfg.TicketsTopic, cfg.MilestoneTopic, cfg.DLQTopic, llmName(cfg), st.ClickHouse.Addr, st.ClickHouse.HTTPURL, demoOn,
-		st.ClickHouse.HTTPURL, q)
+		st.ClickHouse.HTTPURL, q, strings.Join(st.Kafka.Brokers, ","), st.Temporal.HostPort, st.ClickHouse.Addr)
 }
 
 func parsePorts(s string) ([]int, error) {

@@ -101,6 +101,12 @@ func (c *connFlags) config() (*app.Config, error) {
 	if err := errors.Join(c.securityFlags.apply(cfg), cfg.Kafka.Validate(), cfg.Temporal.Validate(), tokenErr); err != nil {
 		return nil, err
 	}
+	// Then what Temporal's own configuration says, then, when nothing at
+	// all is configured, the local dev stack.
+	if err := applyTemporalProfile(cfg, c.namespace != "default" || os.Getenv("SLUICE_NAMESPACE") != ""); err != nil {
+		return nil, err
+	}
+	applyDevDefaults(cfg)
 	cfg.OrdersTopic, cfg.TicketsTopic = c.orders, c.tickets
 	llmKey := secure.EnvSecret("SLUICE_LLM_API_KEY")
 	if err := llmKey.Validate(); err != nil {

@@ -51,6 +51,9 @@ func (k *kafkaFlags) register(fs *flag.FlagSet) {
 func (k *kafkaFlags) config() (*app.Config, error) {
 	c := &app.Config{Brokers: app.SplitList(k.brokers)}
 	k.apply(c)
+	if len(c.Brokers) == 0 {
+		c.Brokers = []string{devBrokers} // nothing configured: the dev stack, as every command
+	}
 	var errs []error
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("no Kafka brokers: set --brokers host:port[,host:port]"))
