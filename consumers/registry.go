@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -329,6 +330,10 @@ func (r *Registry) forget(key any, e *regEntry) {
 		delete(r.byID, id)
 	} else {
 		delete(r.byRef, key.(string))
+	}
+	// Rare (an outage or an expired 404): a scan keeps the FIFO exact.
+	if i := slices.Index(r.order, key); i >= 0 {
+		r.order = slices.Delete(r.order, i, i+1)
 	}
 }
 
