@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +97,27 @@ client_key_path = "/certs/client.key"
 	os.WriteFile(toml, []byte("[profile.default]\naddress = \"x:7233\"\napi_key = \"k-123\"\n"), 0o644)
 	if _, err := configFrom(t, map[string]string{"TEMPORAL_CONFIG_FILE": toml}); err == nil || !strings.Contains(err.Error(), "SLUICE_TEMPORAL_API_KEY_FILE") || strings.Contains(err.Error(), "k-123") {
 		t.Fatalf("an API key in the profile: %v; want it refused, pointing at the file variable, without the key", err)
+	}
+}
+
+// The registry flags reach the config; its password only from the
+// environment (a file), read per request.
+func TestSchemaRegistryFlags(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("s3cret-registry-password"), 0o600)
+	cfg, err := configFrom(t, map[string]string{"SLUICE_SCHEMA_REGISTRY_PASSWORD_FILE": pw},
+		"--brokers", "k:9092", "--schema-registry-url", "https://sr1.example:8081,https://sr2.example:8081", "--schema-registry-user", "key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.SchemaRegistry
+	if len(r.URLs) != 2 || r.URLs[1] != "https://sr2.example:8081" || r.User != "key" || r.Password == nil {
+		t.Fatalf("registry config %+v", r)
+	}
+	if v, err := r.Password(); err != nil || v != "s3cret-registry-password" {
+		t.Fatalf("password %q %v", v, err)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", cfg), "s3cret") {
+		t.Fatal("the config prints the registry password")
 	}
 }

@@ -20,6 +20,7 @@ import (
 type connFlags struct {
 	kafkaFlags
 	securityFlags
+	registry                                           registryFlags
 	temporal, namespace, clickhouse, chDB, chUser      string
 	input, milestones, dlq, group, taskQueue, idPrefix string
 	logFormat, logLevel, routes                        string
@@ -47,6 +48,7 @@ func env(name, def string) string {
 func (c *connFlags) register(fs *flag.FlagSet) {
 	c.kafkaFlags.register(fs)
 	c.securityFlags.register(fs)
+	c.registry.register(fs)
 	secretFlag(fs, "llm-api-key", "SLUICE_LLM_API_KEY")
 	secretFlag(fs, "admin-token", "SLUICE_ADMIN_TOKEN")
 	fs.StringVar(&c.temporal, "temporal", env("SLUICE_TEMPORAL", ""), "Temporal frontend host:port ($SLUICE_TEMPORAL)")
@@ -107,6 +109,9 @@ func (c *connFlags) config() (*app.Config, error) {
 		return nil, err
 	}
 	applyDevDefaults(cfg)
+	if cfg.SchemaRegistry, err = c.registry.config(); err != nil {
+		return nil, err
+	}
 	cfg.OrdersTopic, cfg.TicketsTopic = c.orders, c.tickets
 	llmKey := secure.EnvSecret("SLUICE_LLM_API_KEY")
 	if err := llmKey.Validate(); err != nil {

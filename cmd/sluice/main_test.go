@@ -121,6 +121,9 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"dashboards", []string{"--clickhouse", "x:1", "--dashboards-max-queries", "0"}, "want 1 to 64"},
 		{"dev", []string{"--dashboards-allowed-hosts", "*"}, "no wildcards"},
 		{"dev", []string{"--dashboards-token", "t"}, "secrets are not taken from flags"},
+		{"bridge", []string{"--schema-registry-password", "p"}, "$SLUICE_SCHEMA_REGISTRY_PASSWORD"},
+		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--schema-registry-url", "ftp://sr"}, "schema registry"},
+		{"routes", []string{"check", "--routes", "/nonexistent.yaml", "--schema-registry-tls-ca", "/nonexistent/ca.pem"}, "schema registry TLS CA"},
 	}
 	for _, c := range cases {
 		err := commands[c.cmd].run(ctx, c.args)

@@ -55,6 +55,8 @@ func runRoutes(ctx context.Context, args []string) error {
 	fs.Usage = func() { fmt.Fprintln(fs.Output(), routesUsage); fs.PrintDefaults() }
 	var kf kafkaFlags
 	kf.register(fs)
+	var rf registryFlags
+	rf.register(fs)
 	file := fs.String("routes", env("SLUICE_ROUTES", ""), "the routes file to check ($SLUICE_ROUTES)")
 	sample := fs.String("sample", "", "a JSON-lines file of sample records (- for standard input)")
 	topic := fs.String("topic", "", "sample the last records of this topic instead (needs --brokers)")
@@ -69,7 +71,19 @@ func runRoutes(ctx context.Context, args []string) error {
 	if *sample != "" && *topic != "" {
 		return errors.New("give --sample or --topic, not both")
 	}
-	rs, err := consumers.LoadRoutes(*file)
+	rcfg, err := rf.config()
+	if err != nil {
+		return err
+	}
+	var opts []consumers.RoutesOption
+	if rcfg.Enabled() {
+		reg, err := consumers.NewRegistry(rcfg)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, consumers.WithRegistry(reg))
+	}
+	rs, err := consumers.LoadRoutes(*file, opts...)
 	if err != nil {
 		return err
 	}
@@ -93,7 +107,7 @@ func runRoutes(ctx context.Context, args []string) error {
 	}
 	bad := checkSamples(os.Stdout, rs, recs, *maxEvent)
 	if bad > 0 {
-		return fmt.Errorf("%d of %d record(s) would be dead-lettered", bad, len(recs))
+		return fmt.Errorf("%d of %d record(s) would not be signalled (dead-lettered, or waiting for the registry)", bad, len(recs))
 	}
 	return nil
 }
@@ -106,6 +120,9 @@ func checkSamples(w io.Writer, rs *consumers.Routes, recs []*kgo.Record, maxEven
 		at := fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset)
 		rec, reason, err := rs.Decode(r, maxEvent)
 		switch {
+		case errors.Is(err, consumers.ErrUnavailable):
+			bad++
+			fmt.Fprintf(w, "%s  REGISTRY UNAVAILABLE (the bridge would wait and retry): %v\n", at, err)
 		case err != nil:
 			bad++
 			fmt.Fprintf(w, "%s  DEAD LETTER %s: %v\n", at, reason, err)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
+	"github.com/sluicehq/sluice/consumers"
 	"strings"
 
 	"github.com/sluicehq/sluice/internal/app"
@@ -116,4 +118,41 @@ func logSecurity(c *app.Config) {
 func secretFlag(fs *flag.FlagSet, name, env string) {
 	envRead[env], envRead[env+"_FILE"] = true, true
 	fs.Func(name, "not accepted: set $"+env+" or the file $"+env+"_FILE", secure.RejectFlag(env))
+}
+
+// registryFlags locate the Schema Registry; its password comes only from
+// $SLUICE_SCHEMA_REGISTRY_PASSWORD or the file $SLUICE_SCHEMA_REGISTRY_PASSWORD_FILE.
+type registryFlags struct {
+	url, user string
+	tls       tlsFlags
+}
+
+func (r *registryFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&r.url, "schema-registry-url", env("SLUICE_SCHEMA_REGISTRY_URL", ""), "Schema Registry URL(s), comma-separated, for routes of format avro, protobuf or json-schema ($SLUICE_SCHEMA_REGISTRY_URL)")
+	fs.StringVar(&r.user, "schema-registry-user", env("SLUICE_SCHEMA_REGISTRY_USER", ""), "Schema Registry basic-auth user (Confluent Cloud: the API key); the password comes only from $SLUICE_SCHEMA_REGISTRY_PASSWORD or the file $SLUICE_SCHEMA_REGISTRY_PASSWORD_FILE, re-read per request ($SLUICE_SCHEMA_REGISTRY_USER)")
+	secretFlag(fs, "schema-registry-password", "SLUICE_SCHEMA_REGISTRY_PASSWORD")
+	r.tls.register(fs, "schema-registry", "the schema registry")
+}
+
+// config is the registry's client configuration (zero when no URL is set).
+func (r *registryFlags) config() (consumers.RegistryConfig, error) {
+	var c consumers.RegistryConfig
+	pw := secure.EnvSecret("SLUICE_SCHEMA_REGISTRY_PASSWORD")
+	tlsc := r.tls.config()
+	var tcfg *tls.Config
+	var err error
+	if tlsc.Enabled || tlsc.CAFile != "" || tlsc.CertFile != "" {
+		tcfg, err = tlsc.Config("schema registry")
+	}
+	if err := errors.Join(err, pw.Validate()); err != nil {
+		return c, err
+	}
+	if r.url != "" {
+		c.URLs = app.SplitList(r.url)
+	}
+	c.User, c.TLS = r.user, tcfg
+	if pw.IsSet() {
+		c.Password = pw.Value
+	}
+	return c, c.Validate()
 }

@@ -113,6 +113,9 @@ type Config struct {
 	LLM LLMConfig
 	// Support is the support agent's policy for new tickets.
 	Support support.Policy
+	// SchemaRegistry serves the schemas of routes of format avro,
+	// protobuf or json-schema (or a debezium converter of those); zero: none.
+	SchemaRegistry consumers.RegistryConfig
 	// Domains are the entity workflows this process runs (worker, replay)
 	// and routes may name (bridge). Empty: the built-in demo domains
 	// (workflows/builtin) configured from LLM, Support, OrderBackend and
@@ -170,6 +173,9 @@ func (c *Config) Validate() error {
 	if err := c.Temporal.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.SchemaRegistry.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	topics := map[string]string{}
 	for _, name := range []string{"input", "orders", "tickets", "milestone", "dead-letter"} {
 		t := map[string]string{"input": c.InputTopic, "orders": c.OrdersTopic, "tickets": c.TicketsTopic,
@@ -194,7 +200,15 @@ func (c *Config) routes() (*consumers.Routes, []string, []string, error) {
 			{Topic: c.TicketsTopic, WorkflowType: support.WorkflowType, TaskQueue: c.TaskQueue, WorkflowID: "ticket-{key}"},
 		}}, "")
 	} else {
-		rs, err = consumers.LoadRoutes(c.RoutesFile)
+		var opts []consumers.RoutesOption
+		if c.SchemaRegistry.Enabled() {
+			reg, rerr := consumers.NewRegistry(c.SchemaRegistry)
+			if rerr != nil {
+				return nil, nil, nil, rerr
+			}
+			opts = append(opts, consumers.WithRegistry(reg))
+		}
+		rs, err = consumers.LoadRoutes(c.RoutesFile, opts...)
 	}
 	if err != nil {
 		return nil, nil, nil, err
@@ -505,6 +519,9 @@ func RunBridge(ctx context.Context, c *Config) error {
 		// Red while a dead letter cannot be written: its partition is
 		// paused and its lag grows until the topic takes writes again.
 		s.AddCheck("dead-letter-topic", func(context.Context) error { return b.g.DeadLetterErr() })
+		// Red while a record waits for the schema registry (its partition
+		// holds until the registry answers).
+		s.AddCheck("schema-registry", func(context.Context) error { return b.g.UnavailableErr() })
 		addBridgeActions(s, c, b)
 		return nil
 	})
