@@ -495,6 +495,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 // Stats are the dispatcher's counters.
 func (b *Bridge) Stats() bridge.Stats { return b.d.Stats() }
 
+// Waiting reports what the bridge's partitions wait for, if anything: a
+// dead-letter topic that refuses writes, or a schema registry that does
+// not answer (the readiness checks of the same names).
+func (b *Bridge) Waiting() error { return errors.Join(b.g.DeadLetterErr(), b.g.UnavailableErr()) }
+
 // RunBridge consumes the input topic and signals entity workflows until ctx
 // ends, then settles in-flight signals and commits.
 func RunBridge(ctx context.Context, c *Config) error {

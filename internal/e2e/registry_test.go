@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -18,7 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
 
-	"github.com/sluicehq/sluice/bridge"
+	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/internal/srtest"
 	"github.com/sluicehq/sluice/workflows"
@@ -46,10 +45,6 @@ const (
 // the registry is down: nothing is dead-lettered, the topic waits, and its
 // records are applied once the registry answers. Each bad variant is
 // dead-lettered with its reason.
-//
-// The bridge is assembled here from its pieces (bridge.Dispatcher,
-// consumers.Group with consumers.WithRegistry), since app.Config does not
-// carry a registry yet.
 func TestRegistryFormats(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -100,29 +95,18 @@ func TestRegistryFormats(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// The bridge, with the registry as the wiring in internal/app will pass it.
-	reg, err := consumers.NewRegistry(consumers.RegistryConfig{URLs: []string{srv.URL()}, User: "sluice",
-		Password: func() (string, error) { return "registry-pw", nil }, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	routes, err := consumers.LoadRoutes(routesFile, consumers.WithRegistry(reg))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The bridge as every deployment gets it: the registry in the config.
+	e.cfg.RoutesFile = routesFile
+	e.cfg.SchemaRegistry = consumers.RegistryConfig{URLs: []string{srv.URL()}, User: "sluice",
+		Password: func() (string, error) { return "registry-pw", nil }, Timeout: time.Second}
 	e.runWorker(t, ctx)
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	b, err := app.NewBridge(ctx, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	bctx, stopBridge := context.WithCancel(ctx)
-	d, err := bridge.NewDispatcher(bctx, bridge.Config{Logger: log}, bridge.TemporalSignaler{Client: e.tc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := consumers.NewGroup(consumers.Config{Brokers: e.cfg.Brokers, Group: "sluice-registry-e2e", Topics: topics, Routes: routes, DLQTopic: e.cfg.DLQTopic, Logger: log}, d)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bridgeDone := make(chan struct{})
-	go func() { defer close(bridgeDone); _ = g.Run(bctx); d.Wait() }()
+	go func() { defer close(bridgeDone); _ = b.Run(bctx) }()
 	t.Cleanup(func() { stopBridge(); <-bridgeDone })
 
 	// Producers: the real encoders behind sr.Serde's wire format.
@@ -246,7 +230,7 @@ func TestRegistryFormats(t *testing.T) {
 	for _, p := range []string{"p", "j", "d"} { // ids cached: these go on
 		waitApplied(p, perAccount)
 	}
-	waitFor(t, ctx, 30*time.Second, "the group to report the outage", func() (bool, string) { return g.UnavailableErr() != nil, "" })
+	waitFor(t, ctx, 30*time.Second, "the group to report the outage", func() (bool, string) { return b.Waiting() != nil, "" })
 	for _, a := range accounts {
 		var s workflows.Status
 		if err := query(ctx, e.tc, "ledger-a-"+a, workflows.QueryStatus, &s); err != nil || s.Applied != 3 {
@@ -269,7 +253,7 @@ func TestRegistryFormats(t *testing.T) {
 			}
 		}
 	}
-	if err := g.UnavailableErr(); err != nil {
+	if err := b.Waiting(); err != nil {
 		t.Errorf("still unavailable after the registry returned: %v", err)
 	}
 	dl := consumeRecords(t, ctx, e.cfg.Brokers, e.cfg.DLQTopic, len(bad))
