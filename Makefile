@@ -42,9 +42,13 @@ $(TEMPORAL):
 deps: tools
 	@$(MAKE) --no-print-directory apt PKGS="clickhouse-server"
 
-## test-deps: deps, plus chromium (the dashboards page is tested in it) and chDB
+## test-deps: deps, plus chromium (the dashboards page is tested in it), chDB and examples/typescript's npm packages
 test-deps: tools chdb
 	@$(MAKE) --no-print-directory apt PKGS="clickhouse-server chromium"
+	@command -v npm >/dev/null || { echo "examples/typescript needs Node.js >= 20.3 and npm on PATH"; exit 1; }
+	@[ examples/typescript/node_modules/.package-lock.json -nt examples/typescript/package-lock.json ] || { \
+	  echo "installing examples/typescript's npm packages (the Temporal TypeScript SDK: npm ci, ~280 MB, once) ..."; \
+	  npm ci --prefix examples/typescript --no-audit --no-fund; }
 
 ## chdb: libchdb.so from npm's @chdb/lib-linux-x64-gnu into .tools/chdb (instant when present)
 chdb: $(CHDB_LIB)
