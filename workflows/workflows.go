@@ -11,6 +11,7 @@ package workflows
 
 import (
 	"context"
+
 	"go.temporal.io/sdk/activity"
 
 	"go.temporal.io/sdk/workflow"
