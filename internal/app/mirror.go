@@ -1,0 +1,118 @@
+package app
+
+// The mirror component: history and the milestone topic into ClickHouse;
+// backfill.
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/sluicehq/sluice/analytics"
+	"github.com/sluicehq/sluice/consumers"
+	"github.com/sluicehq/sluice/internal/admin"
+)
+
+// RunMirror mirrors the namespace's history into ClickHouse until ctx ends,
+// and copies the milestone topic into the milestones table, each milestone
+// also hinting the mirror that its workflow just changed.
+func RunMirror(ctx context.Context, c *Config) error {
+	s := newAdmin(c)
+	tel := newTelemetry(s.Registry, c.Logger)
+	tc, err := dialTemporal(ctx, c, tel)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	ch, err := analytics.OpenClickHouse(ctx, c.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer ch.Close()
+	m, err := analytics.NewMirror(analytics.MirrorConfig{
+		Namespace: c.Namespace, Interval: c.MirrorInterval, TenantPattern: c.TenantPattern, HintsOnly: c.MirrorHintsOnly,
+		OnInsert: tel.mirror(), Logger: c.Logger.With("component", "mirror"),
+	}, analytics.TemporalSource{Client: tc, Namespace: c.Namespace}, ch)
+	if err != nil {
+		return err
+	}
+	stop, err := serveAdmin(ctx, c, s, func(s *admin.Server) error {
+		s.AddCheck("temporal", temporalCheck(tc))
+		s.AddCheck("clickhouse", func(ctx context.Context) error { return ch.Conn().Ping(ctx) })
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if len(c.Brokers) == 0 {
+		return m.Run(ctx)
+	}
+	kopts, err := c.Kafka.Opts()
+	if err != nil {
+		return err
+	}
+	r, err := consumers.NewMilestoneReader(c.Brokers, c.MilestoneTopic, c.Group+"-mirror", c.MirrorHintsOnly, append(kopts, tel.kafka("milestones"))...)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	defer localHints.add(m.Hint)()
+	mm := &analytics.MilestoneMirror{Source: milestoneSource{r, c.Logger}, Store: ch, Hint: m.Hint,
+		Logger: c.Logger.With("component", "milestone-mirror")}
+	errc := make(chan error, 1)
+	go func() { errc <- mm.Run(ctx) }()
+	err = m.Run(ctx)
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+// milestoneSource adapts the Kafka reader to the analytics package.
+type milestoneSource struct {
+	r   *consumers.MilestoneReader
+	log *slog.Logger
+}
+
+func (s milestoneSource) Next(ctx context.Context) ([]analytics.MilestoneRow, error) {
+	recs, bad, err := s.r.Poll(ctx)
+	if bad > 0 {
+		s.log.Warn("records on the milestone topic that are not milestones were skipped", "count", bad)
+	}
+	out := make([]analytics.MilestoneRow, 0, len(recs))
+	for _, m := range recs {
+		row := analytics.MilestoneRow{
+			ID: m.ID, EntityID: m.EntityID, WorkflowID: m.WorkflowID, WorkflowType: m.Workflow, Name: m.Name,
+			Seq: m.Seq, AppliedAt: m.Time, PublishedUs: m.Timestamp.UnixMicro(),
+			KafkaPartition: m.Partition, KafkaOffset: m.Offset, DataBytes: uint64(m.Bytes),
+		}
+		if c := m.Cause; c != nil {
+			row.CauseEventID, row.CauseTopic, row.CausePartition, row.CauseOffset, row.CauseProducedUs =
+				c.EventID, c.Topic, c.Partition, c.Offset, c.ProducedAtUs
+		}
+		out = append(out, row)
+	}
+	return out, err
+}
+
+func (s milestoneSource) Done() { s.r.Done() }
+
+// Backfill re-mirrors the runs matching a visibility query.
+func Backfill(ctx context.Context, c *Config, query string, progress analytics.BackfillProgress) (analytics.SweepStats, error) {
+	tc, err := DialTemporal(ctx, c)
+	if err != nil {
+		return analytics.SweepStats{}, err
+	}
+	defer tc.Close()
+	ch, err := analytics.OpenClickHouse(ctx, c.ClickHouse)
+	if err != nil {
+		return analytics.SweepStats{}, err
+	}
+	defer ch.Close()
+	m, err := analytics.NewMirror(analytics.MirrorConfig{Namespace: c.Namespace, TenantPattern: c.TenantPattern, Logger: c.Logger},
+		analytics.TemporalSource{Client: tc, Namespace: c.Namespace}, ch)
+	if err != nil {
+		return analytics.SweepStats{}, err
+	}
+	return m.Backfill(ctx, query, progress)
+}
