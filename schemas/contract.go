@@ -1,6 +1,11 @@
 package schemas
 
-import "embed"
+import (
+	"bytes"
+	"embed"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
 
 // ContractVersion is the version of the contract between the bridge and
 // entity workflows in any SDK (docs/contract.md): the signal payload, the
@@ -14,3 +19,22 @@ const ContractVersion = "v1"
 //
 //go:embed contract/*.schema.json
 var Contract embed.FS
+
+// ContractSchema compiles one of the contract's schemas: "signal-batch",
+// "start-args" or "milestones". Formats (date-time) are asserted.
+func ContractSchema(name string) (*jsonschema.Schema, error) {
+	b, err := Contract.ReadFile("contract/" + name + ".schema.json")
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(name, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(name)
+}

@@ -11,24 +11,9 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// CompileContract compiles one of the contract's schemas (name without
-// .schema.json); tests elsewhere hold real payloads to it.
 func compileContract(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
-	b, err := schemas.Contract.ReadFile("contract/" + name + ".schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(name, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(name)
+	s, err := schemas.ContractSchema(name)
 	if err != nil {
 		t.Fatal(err)
 	}

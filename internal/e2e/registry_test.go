@@ -190,10 +190,6 @@ func TestRegistryFormats(t *testing.T) {
 		}
 		return out
 	}
-	type badRecord struct {
-		rec    *kgo.Record
-		reason string
-	}
 	var bad []badRecord
 	addBad := func(topic string, key, value []byte, reason string) {
 		r := &kgo.Record{Topic: topic, Key: key, Value: value}
@@ -262,19 +258,5 @@ func TestRegistryFormats(t *testing.T) {
 	if err := b.Waiting(); err != nil {
 		t.Errorf("still unavailable after the registry returned: %v", err)
 	}
-	dl := consumeRecords(t, ctx, e.cfg.Brokers, e.cfg.DLQTopic, len(bad))
-	if len(dl) != len(bad) {
-		t.Fatalf("%d dead letters, want %d (nothing from the outage)", len(dl), len(bad))
-	}
-	got := map[string]string{}
-	for _, d := range dl {
-		h := headers(d)
-		got[h[consumers.HeaderDLQTopic]+"/"+h[consumers.HeaderDLQPartition]+"/"+h[consumers.HeaderDLQOffset]] = h[consumers.HeaderDLQReason]
-	}
-	for _, b := range bad {
-		at := b.rec.Topic + "/" + strconv.Itoa(int(b.rec.Partition)) + "/" + strconv.FormatInt(b.rec.Offset, 10)
-		if got[at] != b.reason {
-			t.Errorf("%s: dead-letter reason %q, want %q", at, got[at], b.reason)
-		}
-	}
+	expectDeadLetters(t, ctx, e, bad) // nothing from the outage
 }

@@ -552,24 +552,9 @@ type tsTallyState struct {
 	LastIDs  []string `json:"last_ids"`
 }
 
-// contractSchema compiles one of schemas/contract's JSON Schemas (name
-// without .schema.json), formats asserted.
 func contractSchema(t *testing.T, name string) *jsonschema.Schema {
 	t.Helper()
-	b, err := schemas.Contract.ReadFile("contract/" + name + ".schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(name, doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile(name)
+	s, err := schemas.ContractSchema(name)
 	if err != nil {
 		t.Fatal(err)
 	}
