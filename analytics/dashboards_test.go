@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,18 +43,8 @@ func loadFixture(t *testing.T, ctx context.Context, ch *ClickHouse) {
 	}
 	now := time.Now().UTC()
 	for id, path := range map[string]string{"ledger-acct": goldenLedger, "order-saga": goldenSaga, "ticket-golden": goldenSupport} {
-		h := loadHistory(t, path)
-		shift := now.Add(-5 * time.Second).Sub(h.Events[len(h.Events)-1].GetEventTime().AsTime())
 		typ := map[string]string{"ledger-acct": "ledger.Account", "order-saga": "order.Order", "ticket-golden": "support.Ticket"}[id]
-		b := NewRowBuilder(RunRef{Namespace: "default", WorkflowID: id, RunID: id + "-run", WorkflowType: typ}, DefaultExtract).WithTenant("acme")
-		var rows []EventRow
-		for _, e := range h.Events {
-			e.EventTime = timestamppb.New(e.GetEventTime().AsTime().Add(shift))
-			rows = append(rows, b.Row(e))
-		}
-		if err := ch.InsertEvents(ctx, rows); err != nil {
-			t.Fatal(err)
-		}
+		insertRun(t, ctx, ch, id, typ, path, now.Add(-5*time.Second), true)
 	}
 	var ms []MilestoneRow
 	for i := int64(1); i <= 5; i++ {
@@ -69,6 +60,74 @@ func loadFixture(t *testing.T, ctx context.Context, ch *ClickHouse) {
 			t.Fatal(err)
 		}
 	}
+	// Three days back: outside the last 24 h the checks above look at.
+	loadSeries(t, ctx, ch, now.Truncate(time.Hour).Add(-72*time.Hour))
+}
+
+// insertRun loads a golden history as run id of type typ, shifted so its
+// last event (or, if !last, its first) happened at at.
+func insertRun(t *testing.T, ctx context.Context, ch *ClickHouse, id, typ, path string, at time.Time, last bool) (kafkaEvents map[string]int) {
+	t.Helper()
+	h := loadHistory(t, path)
+	anchor := h.Events[0]
+	if last {
+		anchor = h.Events[len(h.Events)-1]
+	}
+	shift := at.Sub(anchor.GetEventTime().AsTime())
+	b := NewRowBuilder(RunRef{Namespace: "default", WorkflowID: id, RunID: id + "-run", WorkflowType: typ}, DefaultExtract).WithTenant("acme")
+	var rows []EventRow
+	kafkaEvents = map[string]int{}
+	for _, e := range h.Events {
+		e.EventTime = timestamppb.New(e.GetEventTime().AsTime().Add(shift))
+		r := b.Row(e)
+		if r.KafkaTopic != "" {
+			kafkaEvents[r.KafkaTopic] += int(r.BatchEvents)
+		}
+		rows = append(rows, r)
+	}
+	if err := ch.InsertEvents(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	return kafkaEvents
+}
+
+// seriesFixture is what loadSeries put where, for the time-series checks.
+type seriesFixture struct {
+	base        time.Time // an hour boundary; the data is in [base, base+3h)
+	topic       string    // the ledger's topic
+	ledgerKafka int       // Kafka events one ledger run carried
+}
+
+// loadSeries adds time-series data on whole minutes after base: ledger
+// runs starting at +5, +20, +21 and +130 min, a support ticket (LLM calls)
+// at +40 min, and ledger milestones applied 10, 20 and 30 ms after their
+// produce at +5 min and 100 ms after at +20 min (published 5 ms later).
+func loadSeries(t *testing.T, ctx context.Context, ch *ClickHouse, base time.Time) seriesFixture {
+	t.Helper()
+	f := seriesFixture{base: base}
+	for i, min := range []int{5, 20, 21, 130} {
+		k := insertRun(t, ctx, ch, fmt.Sprintf("ledger-s%d", i+1), "ledger.Account", goldenLedger, base.Add(time.Duration(min)*time.Minute+time.Second), false)
+		if len(k) != 1 {
+			t.Fatalf("the ledger history carries events of topics %v, want one topic", k)
+		}
+		for f.topic, f.ledgerKafka = range k {
+		}
+	}
+	insertRun(t, ctx, ch, "ticket-s1", "support.Ticket", goldenSupport, base.Add(40*time.Minute+time.Second), false)
+	var ms []MilestoneRow
+	for i, m := range []struct{ min, ms int }{{5, 10}, {5, 20}, {5, 30}, {20, 100}} {
+		produced := base.Add(time.Duration(m.min)*time.Minute + 2*time.Second)
+		applied := produced.Add(time.Duration(m.ms) * time.Millisecond)
+		ms = append(ms, MilestoneRow{
+			ID: fmt.Sprintf("ledger-s#%d", i+1), EntityID: "s", WorkflowID: "ledger-s", WorkflowType: "ledger.Account", Name: "ledger.balance_changed",
+			Seq: int64(i + 1), AppliedAt: applied, PublishedUs: applied.Add(5 * time.Millisecond).UnixMicro(),
+			CauseEventID: fmt.Sprint("s", i), CauseTopic: f.topic, CauseOffset: int64(i), CauseProducedUs: produced.UnixMicro(),
+		})
+	}
+	if err := ch.InsertMilestones(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 func TestDashboardsOnFixtureData(t *testing.T) {
@@ -82,29 +141,48 @@ func TestDashboardsOnFixtureData(t *testing.T) {
 // and chDB (a current ClickHouse, chdb_test.go).
 func checkDashboards(t *testing.T, ctx context.Context, ch *ClickHouse) {
 	t.Helper()
-	ds, err := Dashboards(ch.Database(), 24)
+	ds, err := LoadDashboards(ch.Database())
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := map[string][]map[string]any{}
+	if len(ds) != 14 {
+		t.Fatalf("%d dashboards", len(ds))
+	}
+	run := func(p Params) map[string][]map[string]any {
+		t.Helper()
+		results := map[string][]map[string]any{}
+		for _, d := range ds {
+			tb, err := ch.Query(ctx, d.SQL, p.Args()...)
+			if err != nil {
+				t.Fatalf("%s with %+v: %v\n%s", d.Name, p, err, d.SQL)
+			}
+			results[d.Name] = rowMaps(tb)
+		}
+		return results
+	}
 	for _, d := range ds {
 		if d.Description == "" || d.Title == "" {
 			t.Errorf("%s is not documented", d.Name)
 		}
+	}
+	results := run(Window(time.Now(), 24*time.Hour))
+	// The same queries with the parameters written out (Grafana's form)
+	// run too, with the same rows.
+	written, err := Dashboards(ch.Database(), 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range written {
+		if strings.Contains(d.SQL, "@") {
+			t.Errorf("%s: a placeholder is left in\n%s", d.Name, d.SQL)
+		}
 		tb, err := ch.Query(ctx, d.SQL)
 		if err != nil {
-			t.Fatalf("%s: %v\n%s", d.Name, err, d.SQL)
+			t.Fatalf("%s, parameters written out: %v\n%s", d.Name, err, d.SQL)
 		}
-		for _, r := range tb.Rows {
-			m := map[string]any{}
-			for i, c := range tb.Columns {
-				m[c] = r[i]
-			}
-			results[d.Name] = append(results[d.Name], m)
+		if len(tb.Rows) != len(results[d.Name]) {
+			t.Errorf("%s: %d rows with the parameters written out, %d bound", d.Name, len(tb.Rows), len(results[d.Name]))
 		}
-	}
-	if len(ds) != 10 {
-		t.Fatalf("%d dashboards", len(ds))
 	}
 	num := func(v any) float64 {
 		switch x := v.(type) {
@@ -181,6 +259,149 @@ func checkDashboards(t *testing.T, ctx context.Context, ch *ClickHouse) {
 	if num(lag["lag_p50_s"]) < 4 || num(lag["lag_max_s"]) > 9 {
 		t.Errorf("mirror lag %v", lag)
 	}
+	checkSeries(t, ctx, ch, run, num)
+	checkBinding(t, run)
+}
+
+func rowMaps(tb Table) []map[string]any {
+	var out []map[string]any
+	for _, r := range tb.Rows {
+		m := map[string]any{}
+		for i, c := range tb.Columns {
+			m[c] = r[i]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// checkSeries holds the time series to loadSeries' data, bucket by
+// bucket, over its three hours (5 min buckets), and the filters to what
+// they select.
+func checkSeries(t *testing.T, ctx context.Context, ch *ClickHouse, run func(Params) map[string][]map[string]any, num func(any) float64) {
+	t.Helper()
+	first, err := ch.Query(ctx, "SELECT min(event_time_us), any(kafka_topic) FROM "+ch.Database()+".history_events WHERE workflow_id = 'ledger-s1' AND kafka_topic != ''")
+	if err != nil || len(first.Rows) != 1 {
+		t.Fatalf("the series fixture: %v %v", first, err)
+	}
+	start := time.UnixMicro(first.Rows[0][0].(int64)).UTC()
+	base := start.Truncate(time.Hour)
+	topic := first.Rows[0][1].(string)
+	perRun := 0
+	for _, n := range insertRunKafka(t, goldenLedger) {
+		perRun += n
+	}
+	at := func(min int) string { return base.Add(time.Duration(min) * time.Minute).Format(time.RFC3339) }
+	p := Params{From: base, To: base.Add(3 * time.Hour), Step: StepFor(3 * time.Hour)}
+	if p.Step != 300 {
+		t.Fatalf("a 3 h window has %d s buckets, want 300", p.Step)
+	}
+	res := run(p)
+	bucket := func(name, series string, col, val string) map[string]any {
+		t.Helper()
+		for _, r := range res[name] {
+			if r["time"] == col && r[series] == val {
+				return r
+			}
+		}
+		t.Errorf("%s: no bucket %s for %s %q in %v", name, col, series, val, res[name])
+		return map[string]any{}
+	}
+	got := map[string]float64{}
+	for _, r := range res["throughput"] {
+		if r["topic"] == topic {
+			got[r["time"].(string)] += num(r["events"])
+		}
+	}
+	want := map[string]float64{at(5): float64(perRun), at(20): float64(2 * perRun), at(130): float64(perRun)}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("throughput of %s per 5 min: %v, want %v (a ledger run carries %d events)", topic, got, want, perRun)
+	}
+	for series, ms := range map[string]float64{"applied p50": 20, "applied p99": 30, "milestone p50": 25} {
+		if r := bucket("latency_over_time", "series", at(5), series); num(r["ms"]) != ms {
+			t.Errorf("latency at +5 min, %s: %v, want %v", series, r["ms"], ms)
+		}
+	}
+	if r := bucket("latency_over_time", "series", at(20), "applied p99"); num(r["ms"]) != 100 {
+		t.Errorf("latency at +20 min: %v, want 100", r)
+	}
+	// Cost buckets are an hour at least: three ledger runs (6 actions
+	// each) in the first hour, one in the third, at $50 per million.
+	for min, actions := range map[int]float64{0: 18, 120: 6} {
+		if r := bucket("cost_over_time", "workflow_type", at(min), "ledger.Account"); math.Abs(num(r["usd"])-actions*50/1e6) > 1e-9 {
+			t.Errorf("cost at +%d min: %v, want %v actions' worth", min, r, actions)
+		}
+	}
+	if r := bucket("llm_spend_over_time", "model", at(40), "sluice-offline-1"); num(r["usd"]) != 0 {
+		t.Errorf("llm spend at +40 min: %v (the offline model is free)", r)
+	}
+	// Mirrored just now: the lag is the data's age, to a few seconds.
+	age := time.Since(base.Add(5 * time.Minute)).Seconds()
+	if r := bucket("mirror_lag_over_time", "workflow_type", at(5), "ledger.Account"); math.Abs(num(r["lag_p99_s"])-age) > 30 {
+		t.Errorf("mirror lag at +5 min: %v, want about %.0f s", r, age)
+	}
+
+	// The topic filter keeps the topic's series, the workflow-type filter
+	// the type's rows.
+	p.Topic = topic
+	res = run(p)
+	for _, r := range res["throughput"] {
+		if r["topic"] != topic {
+			t.Errorf("throughput filtered by %s has %v", topic, r)
+		}
+	}
+	if len(res["throughput"]) != 3 || len(res["latency_over_time"]) != 8 {
+		t.Errorf("filtered by topic: throughput %v, latency %v", res["throughput"], res["latency_over_time"])
+	}
+	p.Topic, p.WorkflowType = "", "support.Ticket"
+	res = run(p)
+	for _, name := range []string{"throughput", "cost_over_time", "largest_histories", "mirror_lag_over_time"} {
+		if len(res[name]) == 0 {
+			t.Errorf("%s filtered by support.Ticket: no rows", name)
+		}
+	}
+	for _, r := range res["largest_histories"] {
+		if r["workflow_type"] != "support.Ticket" {
+			t.Errorf("largest histories filtered by support.Ticket: %v", r)
+		}
+	}
+	if len(res["latency_over_time"]) != 0 {
+		t.Errorf("latency of support.Ticket: %v, want none (the milestones are ledger's)", res["latency_over_time"])
+	}
+}
+
+// insertRunKafka is insertRun's count of Kafka events per topic, without
+// inserting.
+func insertRunKafka(t *testing.T, path string) map[string]int {
+	out := map[string]int{}
+	for _, r := range buildRows(loadHistory(t, path), 0) {
+		if r.KafkaTopic != "" {
+			out[r.KafkaTopic] += int(r.BatchEvents)
+		}
+	}
+	return out
+}
+
+// Hostile filter values are bound as literals: the queries run, and the
+// filtered dashboards find nothing (no topic or type has that name).
+var hostile = []string{`x' OR 1=1 --`, `x\' OR 1=1 --`, `') OR ('1'='1`, "x'; DROP TABLE history_events; --", `@topic`}
+
+func checkBinding(t *testing.T, run func(Params) map[string][]map[string]any) {
+	t.Helper()
+	ds, _ := LoadDashboards("x")
+	for _, v := range hostile {
+		for _, p := range []Params{{Topic: v}, {WorkflowType: v}} {
+			w := Window(time.Now(), 7*24*time.Hour)
+			p.From, p.To, p.Step = w.From, w.To, w.Step
+			res := run(p)
+			for _, d := range ds {
+				narrowed := (p.Topic != "" && slices.Contains(d.Filters, "topic")) || (p.WorkflowType != "" && slices.Contains(d.Filters, "workflow_type"))
+				if narrowed && len(res[d.Name]) != 0 {
+					t.Errorf("%s with %+q: %d rows, want none (the value must be a literal)", d.Name, v, len(res[d.Name]))
+				}
+			}
+		}
+	}
 }
 
 var updateGrafana = flag.Bool("update-grafana", false, "rewrite deploy/grafana/sluice.json")
@@ -210,7 +431,7 @@ func TestGrafanaDashboardInSync(t *testing.T) {
 			}
 		}
 	}
-	if err := json.Unmarshal(b, &d); err != nil || len(d.Panels) != 10 {
+	if err := json.Unmarshal(b, &d); err != nil || len(d.Panels) != 14 {
 		t.Fatalf("%d panels, %v", len(d.Panels), err)
 	}
 	for _, p := range d.Panels {

@@ -19,7 +19,7 @@ type blockingStore struct {
 }
 
 func (b *blockingStore) Database() string { return "sluice" }
-func (b *blockingStore) Query(ctx context.Context, _ string) (Table, error) {
+func (b *blockingStore) Query(ctx context.Context, _ string, _ ...any) (Table, error) {
 	select {
 	case b.started <- struct{}{}:
 	default:
@@ -76,7 +76,7 @@ type settingsProbe struct {
 	got []Table
 }
 
-func (p *settingsProbe) Query(ctx context.Context, _ string) (Table, error) {
+func (p *settingsProbe) Query(ctx context.Context, _ string, _ ...any) (Table, error) {
 	t, err := p.ClickHouse.Query(ctx, "SELECT name, value FROM system.settings WHERE name IN ('readonly', 'max_execution_time') ORDER BY name")
 	p.mu.Lock()
 	p.got = append(p.got, t)

@@ -1,14 +1,14 @@
--- title: Throughput per topic and event type
+-- title: Throughput per topic
 -- chart: line
--- description: Kafka events delivered to entity workflows per minute, by
--- topic and CloudEvents type, from the lineage of every batch signal.
+-- description: Kafka events delivered to entity workflows per time bucket,
+-- by topic, from the lineage of every batch signal.
 SELECT
-    toStartOfMinute(event_time) AS minute,
+    toDateTime(intDiv(toUInt32(event_time), @step) * @step) AS time,
     kafka_topic AS topic,
-    event_type_ AS event_type,
-    count() AS events
+    sum(batch_events) AS events
 FROM {{db}}.history_events FINAL
-ARRAY JOIN kafka_event_types AS event_type_
-WHERE kafka_topic != '' AND event_time >= now() - {{hours}} * 3600
-GROUP BY minute, topic, event_type
-ORDER BY minute, topic, event_type
+WHERE kafka_topic != '' AND event_time >= toDateTime(@from) AND event_time < toDateTime(@to)
+    AND (@topic = '' OR kafka_topic = @topic)
+    AND (@workflow_type = '' OR workflow_type = @workflow_type)
+GROUP BY time, topic
+ORDER BY time, topic

@@ -12,6 +12,7 @@ SELECT
     round(quantileExact(0.5)(start_to_close_us) / 1000, 1) AS start_to_close_p50_ms,
     round(quantileExact(0.99)(start_to_close_us) / 1000, 1) AS start_to_close_p99_ms
 FROM {{db}}.activity_executions
-WHERE closed_us > 0 AND closed_us >= (toUInt64(now()) - {{hours}} * 3600) * 1000000
+WHERE closed_us >= toUInt64(@from) * 1000000 AND closed_us < toUInt64(@to) * 1000000
+    AND (@workflow_type = '' OR workflow_type = @workflow_type)
 GROUP BY activity_type
 ORDER BY executions DESC, activity_type

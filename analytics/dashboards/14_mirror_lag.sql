@@ -12,8 +12,9 @@ FROM
 (
     SELECT workflow_type, toInt64(min(toUInt32(mirrored_at))) - toInt64(any(toUInt32(event_time))) AS lag_s
     FROM {{db}}.history_events
-    WHERE event_time >= now() - {{hours}} * 3600
+    WHERE event_time >= toDateTime(@from) AND event_time < toDateTime(@to)
+        AND (@workflow_type = '' OR workflow_type = @workflow_type)
     GROUP BY namespace, workflow_type, run_id, event_id
-)
+) lag
 GROUP BY workflow_type
 ORDER BY workflow_type

@@ -10,6 +10,7 @@ SELECT
     round(avg(history_events), 1) AS avg_history_events,
     round(avg(signals), 1) AS avg_signals
 FROM {{db}}.workflow_runs
-WHERE started_us >= (toUInt64(now()) - {{hours}} * 3600) * 1000000
+WHERE started_us >= toUInt64(@from) * 1000000 AND started_us < toUInt64(@to) * 1000000
+    AND (@workflow_type = '' OR workflow_type = @workflow_type)
 GROUP BY workflow_type
 ORDER BY runs DESC, workflow_type

@@ -11,14 +11,16 @@ FROM
 (
     SELECT toDate(hour) AS day, workflow_type, workflow_id, sum(actions) AS actions, sum(usd) AS action_usd
     FROM {{db}}.action_cost_hourly
-    WHERE hour >= now() - {{hours}} * 3600
+    WHERE hour >= toDateTime(intDiv(@from, 3600) * 3600) AND hour < toDateTime(@to)
+        AND (@workflow_type = '' OR workflow_type = @workflow_type)
     GROUP BY day, workflow_type, workflow_id
 ) entity_actions
 ANY LEFT JOIN
 (
     SELECT toDate(completed_at) AS day, workflow_id, sum(usd) AS llm_usd
     FROM {{db}}.llm_cost
-    WHERE completed_at >= now() - {{hours}} * 3600
+    WHERE completed_at >= toDateTime(intDiv(@from, 3600) * 3600) AND completed_at < toDateTime(@to)
+        AND (@workflow_type = '' OR workflow_type = @workflow_type)
     GROUP BY day, workflow_id
 ) entity_llm USING (day, workflow_id)
 ORDER BY total_usd DESC, workflow_id

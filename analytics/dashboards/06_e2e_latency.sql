@@ -11,6 +11,8 @@ SELECT
     round(quantileExact(0.5)(published_us - cause_produced_us) / 1000, 1) AS milestone_p50_ms,
     round(quantileExact(0.99)(published_us - cause_produced_us) / 1000, 1) AS milestone_p99_ms
 FROM {{db}}.milestones FINAL
-WHERE cause_produced_us > 0 AND applied_at >= now() - {{hours}} * 3600
+WHERE cause_produced_us > 0 AND applied_at >= toDateTime(@from) AND applied_at < toDateTime(@to)
+    AND (@topic = '' OR cause_topic = @topic)
+    AND (@workflow_type = '' OR workflow_type = @workflow_type)
 GROUP BY workflow_type
 ORDER BY workflow_type

@@ -6,6 +6,7 @@ SELECT
     workflow_type, workflow_id, run_id, history_events, payload_bytes, signals, kafka_events,
     if(close_event = '', 'open', close_event) AS state
 FROM {{db}}.workflow_runs
-WHERE started_us >= (toUInt64(now()) - {{hours}} * 3600) * 1000000
+WHERE started_us >= toUInt64(@from) * 1000000 AND started_us < toUInt64(@to) * 1000000
+    AND (@workflow_type = '' OR workflow_type = @workflow_type)
 ORDER BY history_events DESC, workflow_id
 LIMIT 20

@@ -11,6 +11,7 @@ SELECT
     countIf(outcome != '' AND outcome != 'ActivityTaskCompleted') AS failed,
     topK(1)(failure_class)[1] AS top_failure_class
 FROM {{db}}.activity_executions
-WHERE scheduled_us >= (toUInt64(now()) - {{hours}} * 3600) * 1000000
+WHERE scheduled_us >= toUInt64(@from) * 1000000 AND scheduled_us < toUInt64(@to) * 1000000
+    AND (@workflow_type = '' OR workflow_type = @workflow_type)
 GROUP BY activity_type
 ORDER BY failed DESC, retried DESC, activity_type

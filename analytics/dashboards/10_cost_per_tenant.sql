@@ -1,5 +1,5 @@
 -- title: Cost per tenant and day
--- chart: bar
+-- chart: table
 -- description: Estimated Temporal Cloud actions and their price per tenant
 -- (from the mirror's --tenant-pattern; empty when not configured) and day.
 SELECT
@@ -8,6 +8,7 @@ SELECT
     sum(actions) AS actions,
     round(sum(usd), 6) AS usd
 FROM {{db}}.action_cost_hourly
-WHERE hour >= now() - {{hours}} * 3600
+WHERE hour >= toDateTime(intDiv(@from, 3600) * 3600) AND hour < toDateTime(@to)
+    AND (@workflow_type = '' OR workflow_type = @workflow_type)
 GROUP BY day, tenant
 ORDER BY day, usd DESC, tenant
