@@ -104,12 +104,26 @@ type tp struct {
 // more than one partition (a router can map several keys to one entity);
 // a batch never mixes partitions.
 type entityQueue struct {
-	target   Target
-	items    []queued
-	inFlight bool
+	target Target
+	items  []queued
+	// scheduled is set while the entity is lingering, in the ready queue,
+	// in a worker's hands or waiting to retry: at most one of those, so at
+	// most one signal per entity is under way.
+	scheduled bool
 	// limit, when set, caps the next batch: Temporal rejected a larger one,
 	// so the batch is halved until it passes or one event remains.
 	limit int
+	// retry is a batch Temporal failed to take, waiting out its backoff.
+	retry *pendingBatch
+}
+
+// pendingBatch is a batch taken from its queue and not yet accepted.
+type pendingBatch struct {
+	batch   *schemas.SignalBatch
+	part    tp
+	items   []item
+	attempt int
+	backoff time.Duration
 }
 
 type queued struct {
@@ -119,15 +133,21 @@ type queued struct {
 
 // Dispatcher is the coalescing Signal-With-Start dispatcher. It implements
 // consumers.Handler.
+//
+// Work is done by MaxInFlight worker goroutines taking entities from a
+// ready queue, whatever the number of entities: an entity waiting (to
+// linger, or to retry after a failure) is a timer, not a goroutine, and
+// holds no slot.
 type Dispatcher struct {
 	cfg Config
 	sig Signaler
 	log *slog.Logger
 	ctx context.Context
-	sem chan struct{}
 
 	mu       sync.Mutex
-	room     *sync.Cond
+	room     *sync.Cond // buffered went down, or ctx ended
+	work     *sync.Cond // ready went up, or ctx ended
+	ready    []*entityQueue
 	entities map[string]*entityQueue
 	buffered int
 	inFlight map[tp]int // batches in flight per partition
@@ -161,13 +181,17 @@ func NewDispatcher(ctx context.Context, cfg Config, sig Signaler) (*Dispatcher, 
 	}
 	d := &Dispatcher{
 		cfg: cfg, sig: sig, log: cfg.Logger, ctx: ctx,
-		sem:      make(chan struct{}, cfg.MaxInFlight),
 		entities: map[string]*entityQueue{},
 		inFlight: map[tp]int{},
 		revoked:  map[tp]bool{},
 	}
 	d.room = sync.NewCond(&d.mu)
-	context.AfterFunc(ctx, func() { d.mu.Lock(); d.room.Broadcast(); d.mu.Unlock() })
+	d.work = sync.NewCond(&d.mu)
+	context.AfterFunc(ctx, func() { d.mu.Lock(); d.room.Broadcast(); d.work.Broadcast(); d.mu.Unlock() })
+	for range cfg.MaxInFlight {
+		d.wg.Add(1)
+		go d.worker()
+	}
 	return d, nil
 }
 
@@ -205,10 +229,13 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 			rec:  r,
 		}})
 		d.buffered++
-		if !q.inFlight {
-			q.inFlight = true
-			d.wg.Add(1)
-			go d.run(q)
+		if !q.scheduled {
+			q.scheduled = true
+			if d.cfg.Linger > 0 {
+				time.AfterFunc(d.cfg.Linger, func() { d.mu.Lock(); d.makeReady(q); d.mu.Unlock() })
+			} else {
+				d.makeReady(q)
+			}
 		}
 	}
 }
@@ -250,6 +277,13 @@ func (d *Dispatcher) Revoke(ctx context.Context, partitions map[string][]int32) 
 		}
 		clear(q.items[len(kept):])
 		q.items = kept
+		// A batch waiting out its backoff is given up now: the new owner
+		// redelivers its unacked events.
+		if r := q.retry; r != nil && gone[r.part] {
+			q.retry = nil
+			d.buffered -= len(r.items)
+			d.doneInFlight(r.part)
+		}
 	}
 	d.room.Broadcast()
 	d.mu.Unlock()
@@ -271,100 +305,179 @@ func (d *Dispatcher) Revoke(ctx context.Context, partitions map[string][]int32) 
 	}
 }
 
-// Wait blocks until every entity goroutine has returned (after ctx ends).
+// Wait blocks until the workers have returned (after ctx ends).
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// run delivers one entity's queue, one batch at a time, until it is empty.
-func (d *Dispatcher) run(q *entityQueue) {
-	defer d.wg.Done()
-	if d.cfg.Linger > 0 {
-		select {
-		case <-time.After(d.cfg.Linger):
-		case <-d.ctx.Done():
-		}
+// makeReady queues q for a worker; mu held.
+func (d *Dispatcher) makeReady(q *entityQueue) {
+	d.ready = append(d.ready, q)
+	d.work.Signal()
+}
+
+// doneInFlight ends a batch's flight on its partition; mu held.
+func (d *Dispatcher) doneInFlight(part tp) {
+	if d.inFlight[part]--; d.inFlight[part] <= 0 {
+		delete(d.inFlight, part)
 	}
+}
+
+// worker sends one batch at a time for whichever entity is ready, until
+// the dispatcher stops. Unsent events stay unacked, so the group never
+// commits past them.
+func (d *Dispatcher) worker() {
+	defer d.wg.Done()
 	for {
-		select {
-		case d.sem <- struct{}{}:
-		case <-d.ctx.Done():
-			d.abandon(q)
-			return
-		}
 		d.mu.Lock()
-		batch, part, items := d.take(q)
-		if batch == nil {
-			q.inFlight = false
-			if len(q.items) == 0 {
-				delete(d.entities, q.target.WorkflowID)
-			}
+		for len(d.ready) == 0 && d.ctx.Err() == nil {
+			d.work.Wait()
+		}
+		if d.ctx.Err() != nil {
 			d.mu.Unlock()
-			<-d.sem
 			return
 		}
-		d.inFlight[part]++
-		d.mu.Unlock()
-
-		began := time.Now()
-		err := d.deliver(q.target, part, batch) // releases the slot
-		took := time.Since(began)
-
-		d.mu.Lock()
-		d.inFlight[part]--
-		if d.inFlight[part] == 0 {
-			delete(d.inFlight, part)
-		}
-		var rejected *RejectedError
-		if errors.As(err, &rejected) && len(items) > 1 {
-			// Too big or otherwise refused as a whole: put the events back in
-			// order and try half as many.
-			back := make([]queued, len(items), len(items)+len(q.items))
-			for i, it := range items {
-				back[i] = queued{tp: part, item: it}
-			}
-			q.items = append(back, q.items...)
-			q.limit = len(items) / 2
+		q := d.ready[0]
+		d.ready[0] = nil
+		d.ready = d.ready[1:]
+		p := q.retry
+		q.retry = nil
+		if p != nil && d.revoked[p.part] {
+			d.dropRevoked(q, p)
 			d.mu.Unlock()
 			continue
 		}
-		d.buffered -= len(items)
-		if errors.Is(err, errRevoked) {
-			// The partition went to another member while the batch waited
-			// to retry: it redelivers these unacked events.
-			d.room.Broadcast()
-			d.mu.Unlock()
-			continue
-		}
-		if err == nil {
-			d.stats.Events += int64(len(items))
-			d.stats.Signals++
-			d.stats.SignalTime += took
-			q.limit = 0
-		}
-		d.room.Broadcast()
-		d.mu.Unlock()
-		if err == nil && d.cfg.OnSignaled != nil {
-			d.cfg.OnSignaled(q.target.WorkflowID)
-		}
-		if rejected != nil { // one event Temporal refuses on every attempt: bad input
-			it := items[0]
-			d.log.Error("Temporal rejects the event; dead-lettering it", "workflow_id", q.target.WorkflowID, "offset", it.ev.Offset, "rule", rejected.Rule, "err", schemas.Truncate(err.Error(), 512))
-			if !it.ack.DeadLetter(d.ctx, it.rec, ReasonRejected, rejected) {
-				d.abandon(q)
-				return
+		if p == nil {
+			batch, part, items := d.take(q)
+			if batch == nil {
+				d.idle(q)
+				d.mu.Unlock()
+				continue
 			}
+			d.inFlight[part]++
+			p = &pendingBatch{batch: batch, part: part, items: items, backoff: d.cfg.RetryMin}
+		}
+		d.mu.Unlock()
+		d.attempt(q, p)
+	}
+}
+
+// idle marks q as needing no worker, and forgets it once empty; mu held.
+func (d *Dispatcher) idle(q *entityQueue) {
+	q.scheduled = false
+	if len(q.items) == 0 {
+		delete(d.entities, q.target.WorkflowID)
+	}
+}
+
+// dropRevoked gives up p, whose partition went to another member while it
+// waited to retry: the new owner redelivers its unacked events; mu held.
+func (d *Dispatcher) dropRevoked(q *entityQueue, p *pendingBatch) {
+	d.buffered -= len(p.items)
+	d.doneInFlight(p.part)
+	d.room.Broadcast()
+	d.next(q)
+}
+
+// next schedules q again if it has more to send; mu held.
+func (d *Dispatcher) next(q *entityQueue) {
+	if len(q.items) > 0 {
+		d.makeReady(q)
+		return
+	}
+	d.idle(q)
+}
+
+// attempt makes one Signal-With-Start of p for q and settles the outcome.
+// Temporal being down or throttling is not bad input: the batch waits out
+// a capped exponential backoff (with jitter) on a timer, holding no
+// worker, and is tried again; nothing is skipped.
+func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
+	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.SignalTimeout)
+	began := time.Now()
+	err := d.sig.SignalWithStart(ctx, q.target, p.batch)
+	cancel()
+	took := time.Since(began)
+	if d.cfg.OnAttempt != nil && d.ctx.Err() == nil {
+		d.cfg.OnAttempt(len(p.batch.Events), took, err)
+	}
+	p.attempt++
+	var rejected *RejectedError
+	errors.As(err, &rejected)
+
+	d.mu.Lock()
+	switch {
+	case err != nil && rejected == nil && d.ctx.Err() != nil:
+		// Stopping: the events stay unacked and are redelivered.
+		d.doneInFlight(p.part)
+		d.mu.Unlock()
+		return
+	case err != nil && rejected == nil && d.revoked[p.part]:
+		d.dropRevoked(q, p)
+		d.mu.Unlock()
+		return
+	case err != nil && rejected == nil:
+		d.stats.Retries++
+		if p.attempt == 1 || p.attempt%10 == 0 {
+			d.log.Warn("signal-with-start failed, retrying", "workflow_id", q.target.WorkflowID, "attempt", p.attempt, "events", len(p.batch.Events), "err", schemas.Truncate(err.Error(), 512))
+		}
+		// Full jitter keeps a recovering Temporal from a thundering herd.
+		sleep := time.Duration(rand.Int64N(int64(p.backoff))) + p.backoff/2
+		p.backoff = min(p.backoff*2, d.cfg.RetryMax)
+		q.retry = p
+		d.mu.Unlock()
+		time.AfterFunc(sleep, func() {
 			d.mu.Lock()
-			d.stats.Rejected++
-			q.limit = 0
-			d.mu.Unlock()
-			continue
+			defer d.mu.Unlock()
+			if q.retry == p {
+				d.makeReady(q) // still ours: try again
+			} else {
+				d.next(q) // given up by a revoke meanwhile
+			}
+		})
+		return
+	case rejected != nil && len(p.items) > 1:
+		// Too big or otherwise refused as a whole: put the events back in
+		// order and try half as many.
+		d.doneInFlight(p.part)
+		back := make([]queued, len(p.items), len(p.items)+len(q.items))
+		for i, it := range p.items {
+			back[i] = queued{tp: p.part, item: it}
 		}
-		if err != nil { // only when ctx ended: the events stay unacked and are redelivered
-			d.abandon(q)
-			return
-		}
-		for _, it := range items {
-			it.ack.Ack(part.topic, part.partition, it.ev.Offset)
-		}
+		q.items = append(back, q.items...)
+		q.limit = len(p.items) / 2
+		d.makeReady(q)
+		d.mu.Unlock()
+		return
+	}
+	d.doneInFlight(p.part)
+	d.buffered -= len(p.items)
+	d.room.Broadcast()
+	if rejected != nil { // one event Temporal refuses on every attempt: bad input
+		q.limit = 0
+		it := p.items[0]
+		d.log.Error("Temporal rejects the event; dead-lettering it", "workflow_id", q.target.WorkflowID, "offset", it.ev.Offset, "rule", rejected.Rule, "err", schemas.Truncate(err.Error(), 512))
+		d.stats.Rejected++
+		d.next(q)
+		d.mu.Unlock()
+		// The dead letter is written by the group's dead-letter queue; the
+		// record is acked once it is, so no worker waits for it here.
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			it.ack.DeadLetter(d.ctx, it.rec, ReasonRejected, rejected)
+		}()
+		return
+	}
+	d.stats.Events += int64(len(p.items))
+	d.stats.Signals++
+	d.stats.SignalTime += took
+	q.limit = 0
+	d.next(q)
+	d.mu.Unlock()
+	if d.cfg.OnSignaled != nil {
+		d.cfg.OnSignaled(q.target.WorkflowID)
+	}
+	for _, it := range p.items {
+		it.ack.Ack(p.part.topic, p.part.partition, it.ev.Offset)
 	}
 }
 
@@ -401,71 +514,4 @@ func (d *Dispatcher) take(q *entityQueue) (*schemas.SignalBatch, tp, []item) {
 	clear(q.items[:n])
 	q.items = q.items[n:]
 	return b, part, items
-}
-
-// abandon forgets q's queued events when the dispatcher stops; they are
-// unacked, so the group never commits past them.
-func (d *Dispatcher) abandon(q *entityQueue) {
-	d.mu.Lock()
-	d.buffered -= len(q.items)
-	q.items = nil
-	q.inFlight = false
-	delete(d.entities, q.target.WorkflowID)
-	d.room.Broadcast()
-	d.mu.Unlock()
-}
-
-// errRevoked ends a delivery whose partition was revoked while it waited.
-var errRevoked = errors.New("partition revoked")
-
-// deliver signals until Temporal accepts the batch, refuses it for good,
-// the partition is revoked or the dispatcher stops. Temporal being down or
-// throttling is not bad input: nothing is skipped. Called holding an
-// in-flight slot, it returns having released it; between attempts it holds
-// none, so an entity backing off never delays another.
-func (d *Dispatcher) deliver(t Target, part tp, b *schemas.SignalBatch) error {
-	backoff := d.cfg.RetryMin
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(d.ctx, d.cfg.SignalTimeout)
-		began := time.Now()
-		err := d.sig.SignalWithStart(ctx, t, b)
-		cancel()
-		if d.cfg.OnAttempt != nil && d.ctx.Err() == nil {
-			d.cfg.OnAttempt(len(b.Events), time.Since(began), err)
-		}
-		<-d.sem
-		var rejected *RejectedError
-		if err == nil || errors.As(err, &rejected) {
-			return err
-		}
-		if d.ctx.Err() != nil {
-			return d.ctx.Err()
-		}
-		d.mu.Lock()
-		d.stats.Retries++
-		d.mu.Unlock()
-		if attempt == 1 || attempt%10 == 0 {
-			d.log.Warn("signal-with-start failed, retrying", "workflow_id", t.WorkflowID, "attempt", attempt, "events", len(b.Events), "err", schemas.Truncate(err.Error(), 512))
-		}
-		// Full jitter keeps a recovering Temporal from a thundering herd.
-		sleep := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
-		select {
-		case <-d.ctx.Done():
-			return d.ctx.Err()
-		case <-time.After(sleep):
-		}
-		backoff = min(backoff*2, d.cfg.RetryMax)
-		select {
-		case d.sem <- struct{}{}:
-		case <-d.ctx.Done():
-			return d.ctx.Err()
-		}
-		d.mu.Lock()
-		revoked := d.revoked[part]
-		d.mu.Unlock()
-		if revoked {
-			<-d.sem
-			return errRevoked
-		}
-	}
 }
