@@ -2,15 +2,23 @@ package analytics
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"html"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+var updateScreenshot = flag.Bool("update-screenshot", false, "rewrite docs/dashboards.png from TestUIInHeadlessChromium")
 
 // chromium runs Debian's headless Chromium against url with the extra
 // flags; the test fails (never skips) without it: `make deps` installs it.
@@ -21,7 +29,7 @@ func chromium(t *testing.T, ctx context.Context, url string, flags ...string) st
 		t.Fatalf("chromium is not installed (apt-get install chromium; `make deps` does it): %v", err)
 	}
 	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=8000", "--window-size=1400,2600"}, flags...)
+		"--user-data-dir=" + t.TempDir(), "--virtual-time-budget=20000", "--window-size=1400,2600"}, flags...)
 	out, err := exec.CommandContext(ctx, bin, append(args, url)...).Output()
 	if err != nil {
 		t.Fatalf("chromium %v: %v", flags, err)
@@ -29,56 +37,211 @@ func chromium(t *testing.T, ctx context.Context, url string, flags ...string) st
 	return string(out)
 }
 
-// The built-in page renders every dashboard from the real ClickHouse in a
-// real browser: each section has its rows, the line chart its series, and
-// the numbers the fixture implies appear in the tables. A screenshot is
-// taken (and kept with SLUICE_SCREENSHOT=path).
+// loadUISeries adds six hours of traffic before now for the page to draw:
+// a ledger run every 15 min, an order saga every 45 min, a support ticket
+// every 90 min, and milestones of both with latencies that vary.
+func loadUISeries(t *testing.T, ctx context.Context, ch *ClickHouse, now time.Time) {
+	t.Helper()
+	var ms []MilestoneRow
+	for i := 0; i < 24; i++ {
+		at := now.Add(-time.Duration(i*15+7) * time.Minute)
+		insertRun(t, ctx, ch, fmt.Sprintf("ledger-u%d", i), "ledger.Account", goldenLedger, at, false)
+		if i%3 == 0 {
+			insertRun(t, ctx, ch, fmt.Sprintf("order-u%d", i), "order.Order", goldenSaga, at.Add(time.Minute), false)
+		}
+		if i%6 == 0 {
+			insertRun(t, ctx, ch, fmt.Sprintf("ticket-u%d", i), "support.Ticket", goldenSupport, at.Add(2*time.Minute), false)
+		}
+		for j, typ := range []string{"ledger.Account", "order.Order"} {
+			for k := 0; k < 3; k++ {
+				lat := time.Duration(8+(i*7)%23+k*k*4+j*6) * time.Millisecond
+				ms = append(ms, MilestoneRow{
+					ID: fmt.Sprintf("u%d-%d#%d", i, j, k), EntityID: "u", WorkflowID: fmt.Sprintf("u%d-%d", i, j), WorkflowType: typ, Name: "m",
+					Seq: int64(k + 1), AppliedAt: at.Add(lat), PublishedUs: at.Add(lat + 4*time.Millisecond + time.Duration(k)*time.Millisecond).UnixMicro(),
+					CauseEventID: fmt.Sprint(i, j, k), CauseTopic: []string{"sluice.events", "sluice.orders"}[j], CauseProducedUs: at.UnixMicro(),
+				})
+			}
+		}
+	}
+	if err := ch.InsertMilestones(ctx, ms); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.SetLLMPrice(ctx, "sluice-offline-1", 0.15, 0.60); err != nil { // so its spend shows
+		t.Fatal(err)
+	}
+}
+
+// driverPage is a page of the test's own, on the page's origin, that loads
+// the dashboards in a frame and works its controls as a user would:
+// change the range, pick a topic, then open a link with a hostile topic.
+// After each step it records what the page asked and drew, the ink on
+// each chart's canvas included, into #out.
+const driverPage = `<!doctype html><html><body>
+<iframe id="f" src="/?range=24h" style="width:1400px;height:2600px"></iframe><pre id="out"></pre>
+<script>
+const f = document.getElementById("f"), steps = [];
+const wait = (cond, ms) => new Promise((res, rej) => { const t0 = Date.now();
+  (function poll() { let ok = false; try { ok = cond(); } catch (e) {}
+    if (ok) res(); else if (Date.now() - t0 > ms) rej(new Error("timed out")); else setTimeout(poll, 50); })(); });
+const doc = () => f.contentDocument;
+const loads = () => +(doc().body.dataset.loads || 0);
+function ink(canvas) { // saturated pixels: series, not grid or text
+  if (!canvas) return 0;
+  const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && Math.max(d[i], d[i + 1], d[i + 2]) - Math.min(d[i], d[i + 1], d[i + 2]) > 60) n++;
+  return n;
+}
+function record(name) {
+  const d = doc();
+  steps.push({name, query: d.body.dataset.query, problem: d.getElementById("problem").textContent,
+    text: d.body.textContent, errors: d.querySelectorAll(".error").length,
+    sections: [...d.querySelectorAll("section")].map(s => ({id: s.id, rows: +s.dataset.rows, chart: s.dataset.chart || "",
+      series: +(s.dataset.series || 0), points: +(s.dataset.points || 0), canvases: s.querySelectorAll("canvas").length,
+      ink: ink(s.querySelector("canvas"))}))});
+}
+async function change(id, value) {
+  const n = loads(), sel = doc().getElementById(id);
+  sel.value = value;
+  sel.dispatchEvent(new Event("change"));
+  await wait(() => loads() > n, 8000);
+}
+(async () => {
+  await wait(() => doc().body.dataset.loaded === "true", 8000);
+  record("first");
+  await change("range", "6h");
+  record("range");
+  await change("topic", "sluice.orders");
+  record("topic");
+  f.src = "/?range=6h&topic=" + encodeURIComponent("x' OR 1=1 --");
+  await wait(() => doc().location.search.includes("OR") && doc().body.dataset.loaded === "true", 8000);
+  record("hostile");
+})().catch(e => steps.push({name: "error", problem: String(e)})).finally(() => {
+  document.getElementById("out").textContent = JSON.stringify(steps);
+});
+</script></body></html>`
+
+type driverStep struct {
+	Name, Query, Problem, Text string
+	Errors                     int
+	Sections                   []struct {
+		ID                            string
+		Rows                          int
+		Chart                         string
+		Series, Points, Canvases, Ink int
+	}
+}
+
+// The built-in page in a real browser on the real ClickHouse (18.16
+// here): every dashboard has its section and rows, the time series are
+// uPlot canvases with data drawn on them, the range picker and the topic
+// filter change what the page asks for (and the server sees exactly
+// that) and what it draws, and a hostile filter in a link is refused with
+// the server's message. A screenshot is taken; -update-screenshot writes
+// it to docs/dashboards.png.
 func TestUIInHeadlessChromium(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	ch := fixture(t, ctx, "sluice_ui")
-	srv := httptest.NewServer(&UI{CH: ch})
+	loadUISeries(t, ctx, ch, time.Now().UTC())
+	ui := &UI{CH: ch}
+	var mu sync.Mutex
+	var asked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/drive":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte(driverPage))
+			return
+		case "/api/dashboards":
+			mu.Lock()
+			asked = append(asked, r.URL.RawQuery)
+			mu.Unlock()
+		}
+		ui.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 
-	dom := chromium(t, ctx, srv.URL+"/", "--dump-dom")
-	if !strings.Contains(dom, `data-loaded="true"`) {
-		t.Fatalf("the page never finished loading:\n%.2000s", dom)
+	dom := chromium(t, ctx, srv.URL+"/drive", "--dump-dom")
+	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
+	var steps []driverStep
+	if m == nil || json.Unmarshal([]byte(html.UnescapeString(m[1])), &steps) != nil || len(steps) != 4 {
+		t.Fatalf("the driver did not finish:\n%.3000s", dom)
 	}
-	ds, _ := Dashboards("x", 24)
+	ds, _ := LoadDashboards("x")
+	charts := map[string]bool{}
 	for _, d := range ds {
-		m := regexp.MustCompile(`<section id="` + d.Name + `" data-rows="(\d+)"`).FindStringSubmatch(dom)
-		if m == nil {
-			t.Errorf("no section for %s", d.Name)
-			continue
+		charts[d.Name] = d.Chart == "line"
+	}
+	section := func(s driverStep, id string) (out struct {
+		ID                            string
+		Rows                          int
+		Chart                         string
+		Series, Points, Canvases, Ink int
+	}) {
+		for _, x := range s.Sections {
+			if x.ID == id {
+				return x
+			}
 		}
-		if m[1] == "0" {
+		t.Errorf("step %s: no section %s", s.Name, id)
+		return out
+	}
+
+	first := steps[0]
+	if first.Query != "range=24h" || first.Errors != 0 || first.Problem != "" {
+		t.Errorf("first load: query %q, %d errors, problem %q", first.Query, first.Errors, first.Problem)
+	}
+	for _, d := range ds {
+		s := section(first, d.Name)
+		if s.Rows == 0 {
 			t.Errorf("%s rendered no rows", d.Name)
 		}
-		if !strings.Contains(dom, d.Title) {
+		if !strings.Contains(first.Text, d.Title) {
 			t.Errorf("%s: title %q missing", d.Name, d.Title)
 		}
-	}
-	if strings.Contains(dom, `class="error"`) {
-		t.Errorf("a dashboard shows an error:\n%s", dom)
-	}
-	throughput := dom[strings.Index(dom, `id="throughput"`):]
-	if !strings.Contains(throughput[:strings.Index(throughput, "</section>")], "<polyline") {
-		t.Error("the throughput chart has no line")
+		if charts[d.Name] && (s.Chart != "uplot" || s.Canvases == 0 || s.Points == 0 || s.Ink < 100) {
+			t.Errorf("%s: not drawn: %+v", d.Name, s)
+		}
+		if !charts[d.Name] && s.Canvases != 0 {
+			t.Errorf("%s is a table, but has a chart", d.Name)
+		}
 	}
 	for _, want := range []string{"order-saga", "sluice-offline-1", "order.ReserveStock", "ticket-golden"} {
-		if !strings.Contains(dom, want) {
+		if !strings.Contains(first.Text, want) {
 			t.Errorf("%q is not on the page", want)
 		}
 	}
+	// Six hours in 5 min buckets: a point per ledger run at least.
+	ranged := steps[1]
+	if tp := section(ranged, "throughput"); ranged.Query != "range=6h" || tp.Points < 24 || tp.Series < 2 || tp.Ink < 100 {
+		t.Errorf("after picking 6 h: query %q, throughput %+v", ranged.Query, tp)
+	}
+	topic := steps[2]
+	if tp := section(topic, "throughput"); topic.Query != "range=6h&topic=sluice.orders" || tp.Series != 1 || tp.Points != 9 || tp.Ink < 50 {
+		t.Errorf("after picking sluice.orders: query %q, throughput %+v (want its 9 sagas alone: 8 and the fixture's)", topic.Query, tp)
+	}
+	if !strings.Contains(topic.Text, "not narrowed by topic") {
+		t.Error("dashboards the topic does not narrow are not marked")
+	}
+	if h := steps[3]; !strings.Contains(h.Problem, "400: topic") || !strings.Contains(h.Problem, "is not in the data") {
+		t.Errorf("a hostile topic: the page shows %q", h.Problem)
+	}
+	mu.Lock()
+	want := []string{"range=24h", "range=6h", "range=6h&topic=sluice.orders", "range=6h&topic=x%27+OR+1%3D1+--"}
+	if strings.Join(asked, " ") != strings.Join(want, " ") {
+		t.Errorf("the server was asked %q, want %q", asked, want)
+	}
+	mu.Unlock()
 
 	shot := filepath.Join(t.TempDir(), "dashboards.png")
-	if p := os.Getenv("SLUICE_SCREENSHOT"); p != "" {
-		shot = p
+	if *updateScreenshot {
+		shot = "../docs/dashboards.png"
 	}
-	chromium(t, ctx, srv.URL+"/", "--screenshot="+shot)
+	chromium(t, ctx, srv.URL+"/?range=6h", "--screenshot="+shot, "--window-size=1400,2400", "--hide-scrollbars")
 	fi, err := os.Stat(shot)
 	if err != nil || fi.Size() < 20000 {
-		t.Fatalf("screenshot %s: %v (%d bytes)", shot, err, fi.Size())
+		t.Fatalf("screenshot %s: %v", shot, err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, fi.Size())
 }

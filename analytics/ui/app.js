@@ -71,8 +71,15 @@ function lineChart(d, width) {
   const opts = {
     width, height: 220,
     tzDate: ts => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
-    scales: {x: {time: true, range: () => [Math.min(d.params.from, xs[0]), d.params.to]}},
-    axes: [{}, {label: res.columns[yi], size: 60}],
+    scales: {
+      x: {time: true, range: () => [Math.min(d.params.from, xs[0]), d.params.to]},
+      // Every series here counts or measures from zero.
+      y: {range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1]},
+    },
+    axes: [
+      {values: (u, ticks) => ticks.map(t => fmtTime(t, d.params.to - d.params.from))},
+      {label: res.columns[yi], size: 64, values: (u, ticks) => ticks.map(fmtNum)},
+    ],
     series: [{}, ...keys.map((k, i) => ({label: k, stroke: colors[i % colors.length], width: 2,
       points: {show: true, size: 5, fill: colors[i % colors.length]}}))],
   };
@@ -82,6 +89,13 @@ function lineChart(d, width) {
   const points = keys.reduce((n, k) => n + series.get(k).filter(v => v !== null).length, 0);
   return {box, series: keys.length, points};
 }
+
+// Axis labels in UTC, 24 h clock; the date once the window spans days.
+function fmtTime(t, span) {
+  const iso = new Date(t * 1000).toISOString();
+  return span > 36 * 3600 ? iso.slice(5, 10) + " " + iso.slice(11, 16) : iso.slice(11, 16);
+}
+const fmtNum = v => v === 0 ? "0" : String(+v.toPrecision(3));
 
 function fillSelect(sel, values, current, all) {
   const opts = [el("option", {value: ""}, all), ...values.map(v => el("option", {value: v}, v))];
