@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/app"
@@ -82,12 +83,34 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 			r.Name, r.Offered, r.Applied, r.EventsPerSec, r.ActionsPerEvent, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond),
 			r.CPUPer10k.Seconds(), r.TemporalPer10k.Seconds(), r.PeakRSS>>20)
 	}
-	if len(rs) == 3 && rs[2].EventsPerSec > 0 && rs[0].ActionsPerEvent > 0 {
+	find := func(part string) *bench.Result {
+		for i := range rs {
+			if strings.Contains(rs[i].Name, part) {
+				return &rs[i]
+			}
+		}
+		return nil
+	}
+	full, half, naive := find("sluice bridge, full speed"), find("sluice bridge, half rate"), find("naive")
+	if full != nil && naive != nil && naive.EventsPerSec > 0 && full.ActionsPerEvent > 0 {
 		fmt.Fprintf(w, "\nRatios (bridge full speed ÷ naive): %.1f× events/s, %.1f× fewer Temporal actions per event.\n",
-			rs[0].EventsPerSec/rs[2].EventsPerSec, rs[2].ActionsPerEvent/rs[0].ActionsPerEvent)
+			full.EventsPerSec/naive.EventsPerSec, naive.ActionsPerEvent/full.ActionsPerEvent)
 	}
-	if len(rs) > 1 {
+	if full != nil && full.ShareOfBare > 0 {
+		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",
+			full.ShareOfBare, perSignal(full), perSignal(find("events per signal")))
+	}
+	if half != nil {
 		fmt.Fprintf(w, "\nHistory mirror during the half-rate phase (hints from accepted signals and milestones, no sweeps): lag from a history event to its ClickHouse row p50 %s, p99 %s over %d events (second resolution).\n",
-			rs[1].MirrorLagP50, rs[1].MirrorLagP99, rs[1].MirrorEvents)
+			half.MirrorLagP50, half.MirrorLagP99, half.MirrorEvents)
 	}
+}
+
+// perSignal is a phase's Temporal CPU per accepted signal.
+func perSignal(r *bench.Result) string {
+	if r == nil || r.Signals == 0 {
+		return "n/a"
+	}
+	total := time.Duration(float64(r.TemporalPer10k) * float64(r.Applied) / 10000)
+	return (total / time.Duration(r.Signals)).Round(10 * time.Microsecond).String()
 }

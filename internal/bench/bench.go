@@ -28,6 +28,7 @@ import (
 	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/workflows/builtin"
 	"github.com/sluicehq/sluice/workflows/ledger"
 )
 
@@ -94,6 +95,11 @@ type Result struct {
 	MirrorEvents               uint64        // history events the lag covers
 	TemporalPer10k             time.Duration // the Temporal dev server process
 	PeakRSS                    uint64        // this process, bytes
+	// Signals are the Signal-With-Starts Temporal accepted in the phase.
+	Signals int64
+	// ShareOfBare is the bridge's events/s ÷ the bare workflow's at the
+	// same events per signal (full-speed phase only).
+	ShareOfBare float64
 }
 
 // Run runs the phases against a running stack: bridge at full speed, bridge
@@ -120,8 +126,11 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
+	// The worker runs the demo domains and the bare workflow.
+	wcfgBase := base
+	wcfgBase.Domains = append(builtin.Domains(base.BuiltinConfig()), bareEntity{})
 	wg.Add(1)
-	go func() { defer wg.Done(); _ = app.RunWorker(ctx, &base) }()
+	go func() { defer wg.Done(); _ = app.RunWorker(ctx, &wcfgBase) }()
 
 	tr := newTracker()
 	wg.Add(1)
@@ -155,7 +164,29 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	if err != nil {
 		return results, err
 	}
+	full := len(results)
 	results = append(results, r)
+
+	// 1b. The limit: a bare workflow at the bridge's mean batch size, as
+	// many signals as the bridge sent (warm: its entities started first).
+	if r.Signals > 0 {
+		k := max(1, int(float64(r.Applied)/float64(r.Signals)+0.5))
+		if o.Warm {
+			cr, err := runBarePhase(ctx, &base, temporalPid, o, 1, o.Entities, true, 5*time.Minute)
+			if err != nil {
+				return results, err
+			}
+			results = append(results, cr)
+		}
+		br, err := runBarePhase(ctx, &base, temporalPid, o, k, int(r.Signals), false, 5*time.Minute)
+		if err != nil {
+			return results, err
+		}
+		if br.EventsPerSec > 0 {
+			results[full].ShareOfBare = r.EventsPerSec / br.EventsPerSec
+		}
+		results = append(results, br)
+	}
 
 	// 2. Bridge at half the measured rate: the latency a user sees in
 	// steady state rather than while a backlog drains.
@@ -292,6 +323,7 @@ func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *w
 	r := m.finish(name, n, applied, ph)
 	st := b.Stats()
 	r.ActionsPerEvent = actions(st)
+	r.Signals = st.Signals
 	if st.Signals > 0 {
 		c.Logger.Warn("bench: bridge phase", "name", name, "signals", st.Signals, "mean_signal_latency", st.SignalTime/time.Duration(st.Signals), "retries", st.Retries)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,12 +33,18 @@ func TestMiniatureRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rs) != 3 {
-		t.Fatalf("%d phases", len(rs))
+	if len(rs) != 4 {
+		t.Fatalf("%d phases, want bridge, bare, half rate, naive", len(rs))
 	}
-	full, naive := rs[0], rs[2]
-	if full.Applied != full.Offered || rs[1].Applied != rs[1].Offered {
-		t.Fatalf("bridge phases lost events: %+v %+v", full, rs[1])
+	full, bare, half, naive := rs[0], rs[1], rs[2], rs[3]
+	if full.Applied != full.Offered || half.Applied != half.Offered {
+		t.Fatalf("bridge phases lost events: %+v %+v", full, half)
+	}
+	// The bare workflow got the bridge's signal count at its batch size,
+	// and the share of its capacity is a real ratio.
+	if bare.Signals < full.Signals || bare.Signals >= full.Signals+8 || bare.Applied == 0 || full.ShareOfBare <= 0 ||
+		math.Abs(full.ShareOfBare-full.EventsPerSec/bare.EventsPerSec) > 1e-9 || !strings.Contains(bare.Name, "events per signal") {
+		t.Errorf("bare phase %+v, share %.2f", bare, full.ShareOfBare)
 	}
 	if naive.Applied == 0 || naive.ActionsPerEvent < 1 {
 		t.Fatalf("naive phase: %+v", naive)
@@ -47,7 +55,7 @@ func TestMiniatureRun(t *testing.T) {
 	if full.P50 <= 0 || full.P99 < full.P50 || full.CPUPer10k <= 0 || full.PeakRSS == 0 {
 		t.Errorf("measurements missing: %+v", full)
 	}
-	if rs[1].MirrorEvents == 0 || rs[1].MirrorLagP99 < rs[1].MirrorLagP50 || rs[1].MirrorLagP99 > time.Minute {
-		t.Errorf("mirror lag p50 %s p99 %s over %d events: the hinted mirror did not keep up", rs[1].MirrorLagP50, rs[1].MirrorLagP99, rs[1].MirrorEvents)
+	if half.MirrorEvents == 0 || half.MirrorLagP99 < half.MirrorLagP50 || half.MirrorLagP99 > time.Minute {
+		t.Errorf("mirror lag p50 %s p99 %s over %d events: the hinted mirror did not keep up", half.MirrorLagP50, half.MirrorLagP99, half.MirrorEvents)
 	}
 }

@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/segmentio/encoding/json"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sluicehq/sluice/bridge"
+	"github.com/sluicehq/sluice/internal/app"
+	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/workflows"
+	"github.com/sluicehq/sluice/workflows/ledger"
+)
+
+// BareWorkflowType applies nothing and emits nothing: driven with the
+// bridge's batch sizes, payload and concurrency, it measures what the
+// server itself can carry, the limit every other number is a share of.
+const BareWorkflowType = "bench.Bare"
+
+// bareWorkflow receives batches (decoding them, as any workflow must) and
+// continues as new, draining first, at the framework's default threshold.
+func bareWorkflow(ctx workflow.Context, _ json.RawMessage) error {
+	ch := workflow.GetSignalChannel(ctx, schemas.SignalName)
+	for n := 0; ; n++ {
+		var b schemas.SignalBatch
+		ch.Receive(ctx, &b)
+		if n >= 2000 || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			for ch.ReceiveAsync(&b) {
+			}
+			return workflow.NewContinueAsNewError(ctx, BareWorkflowType, json.RawMessage(`{}`))
+		}
+	}
+}
+
+// bareEntity registers the bare workflow beside the domains.
+type bareEntity struct{}
+
+func (bareEntity) WorkflowType() string { return BareWorkflowType }
+func (bareEntity) RegisterWorkflow(r workflows.WorkflowRegistry, _ int) {
+	r.RegisterWorkflowWithOptions(bareWorkflow, workflow.RegisterOptions{Name: BareWorkflowType})
+}
+
+// bareBatch is a batch of k events shaped like the workload's.
+func bareBatch(k int, payload string) *schemas.SignalBatch {
+	b := &schemas.SignalBatch{Topic: "bench.bare", FirstOffset: 1, LastOffset: int64(k)}
+	for i := 1; i <= k; i++ {
+		data, _ := json.Marshal(ledger.Movement{Seq: int64(i), Amount: 1, Note: payload})
+		b.Events = append(b.Events, schemas.BatchedEvent{Offset: int64(i), ID: "bare-" + strconv.Itoa(i), Type: ledger.Credited, Source: "bench", ProducedAtUs: time.Now().UnixMicro(), Data: data})
+	}
+	return b
+}
+
+// runBarePhase sends signals of k events to bare workflows (zipf keys, or
+// every key once when cold) with the bridge's concurrency, as many as the
+// bridge phase sent or until budget, encoded as the bridge encodes them.
+func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options, k, signals int, cold bool, budget time.Duration) (Result, error) {
+	name := fmt.Sprintf("bare workflow, %d events per signal", k)
+	if cold {
+		name = "bare workflow, cold: every signal starts one"
+	}
+	tc, err := app.DialTemporal(ctx, c)
+	if err != nil {
+		return Result{}, err
+	}
+	defer tc.Close()
+	payload, err := bridge.EncodeBatch(bareBatch(k, strings.Repeat("x", max(0, o.PayloadBytes-40))))
+	if err != nil {
+		return Result{}, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	var sent, calls atomic.Int64
+	var next atomic.Uint64
+	var mu sync.Mutex
+	zipf := rand.NewZipf(rand.New(rand.NewPCG(o.Seed+7, o.Seed+8)), o.ZipfS, 1, uint64(o.Entities-1))
+	key := func() (uint64, bool) {
+		if cold {
+			n := next.Add(1) - 1
+			return n, n < uint64(signals)
+		}
+		if int(sent.Load()) >= signals {
+			return 0, false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return zipf.Uint64(), true
+	}
+	settle(ctx, temporalPid)
+	m := startMeasure(temporalPid)
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for pctx.Err() == nil {
+				kk, ok := key()
+				if !ok {
+					return
+				}
+				wid := "bare-e" + strconv.FormatUint(kk, 10)
+				for pctx.Err() == nil {
+					calls.Add(1)
+					if _, err := tc.SignalWithStartWorkflow(pctx, wid, schemas.SignalName, payload,
+						client.StartWorkflowOptions{ID: wid, TaskQueue: c.TaskQueue}, BareWorkflowType, json.RawMessage(`{}`)); err == nil {
+						sent.Add(1)
+						break
+					}
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(m.start)
+	n := int(sent.Load())
+	r := Result{Name: name, Offered: n * k, Applied: n * k, Elapsed: el, PeakRSS: peakRSS(), Signals: int64(n)}
+	if n > 0 {
+		r.EventsPerSec = float64(n*k) / el.Seconds()
+		r.ActionsPerEvent = float64(calls.Load()) / float64(n*k)
+		per := func(d time.Duration) time.Duration { return time.Duration(float64(d) * 10000 / float64(n*k)) }
+		r.CPUPer10k = per(selfCPU() - m.cpu)
+		r.TemporalPer10k = per(procCPU(temporalPid) - m.tcpu)
+	}
+	return r, nil
+}
