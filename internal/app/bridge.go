@@ -20,6 +20,8 @@ type Bridge struct {
 	tc client.Client
 	d  *bridge.Dispatcher
 	g  *consumers.Group
+	// stop ends the dispatcher's workers once Run's group has shut down.
+	stop context.CancelFunc
 }
 
 // NewBridge connects to Temporal and Kafka; Run starts consuming. The
@@ -48,15 +50,21 @@ func newBridge(ctx context.Context, c *Config, tel *telemetry) (*Bridge, error) 
 	if bcfg.OnSignaled == nil {
 		bcfg.OnSignaled = func(id string) { localHints.send(id) }
 	}
-	d, err := bridge.NewDispatcher(ctx, bcfg, bridge.TemporalSignaler{Client: tc, Tracer: tel.tracer()})
-	if err != nil {
+	// The dispatcher lives until ctx ends or Run returns, whichever is
+	// first: Run's context may be a shorter one than ctx.
+	dctx, stop := context.WithCancel(ctx)
+	fail := func(err error) (*Bridge, error) {
+		stop()
 		tc.Close()
 		return nil, err
 	}
+	d, err := bridge.NewDispatcher(dctx, bcfg, bridge.TemporalSignaler{Client: tc, Tracer: tel.tracer()})
+	if err != nil {
+		return fail(err)
+	}
 	kopts, err := c.Kafka.Opts()
 	if err != nil {
-		tc.Close()
-		return nil, err
+		return fail(err)
 	}
 	if tel != nil {
 		kopts = append(kopts, tel.kafka("consumer"))
@@ -67,17 +75,17 @@ func newBridge(ctx context.Context, c *Config, tel *telemetry) (*Bridge, error) 
 		Logger: c.Logger.With("component", "consumer"),
 	}, d)
 	if err != nil {
-		tc.Close()
-		return nil, err
+		return fail(err)
 	}
-	return &Bridge{tc: tc, d: d, g: g}, nil
+	return &Bridge{tc: tc, d: d, g: g, stop: stop}, nil
 }
 
 // Run consumes until ctx ends, then settles in-flight signals, commits and
 // closes.
 func (b *Bridge) Run(ctx context.Context) error {
 	defer b.tc.Close()
-	err := b.g.Run(ctx)
+	err := b.g.Run(ctx) // settles in-flight signals and commits
+	b.stop()
 	b.d.Wait()
 	return err
 }

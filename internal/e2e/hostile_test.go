@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -181,10 +180,9 @@ func TestHostileProducers(t *testing.T) {
 		t.Fatal(err)
 	}
 	bctx, stopBridge := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = b.Run(bctx) }()
-	defer func() { stopBridge(); wg.Wait() }()
+	runDone := make(chan struct{})
+	go func() { defer close(runDone); _ = b.Run(bctx) }()
+	defer func() { stopBridge(); <-runDone }()
 	e.runWorker(t, ctx)
 
 	for _, c := range classes {
@@ -226,6 +224,14 @@ func TestHostileProducers(t *testing.T) {
 	})
 	if st := b.Stats(); st.InFlight != 0 || st.Buffered != 0 || st.Entities != 0 {
 		t.Errorf("bridge holds work after everything was applied: %+v", st)
+	}
+	// Run returns once its own context ends (not the longer one the bridge
+	// was built with): shutdown settles, commits and stops the workers.
+	stopBridge()
+	select {
+	case <-runDone:
+	case <-ctx.Done():
+		t.Fatal("the bridge's Run did not return after its context ended")
 	}
 
 	want := 0
