@@ -108,28 +108,7 @@ func (n native) insert(ctx context.Context, into string, rows [][]any) error {
 }
 
 func (n native) query(ctx context.Context, sql string) (Table, error) {
-	rows, err := n.conn.Query(ctx, sql)
-	if err != nil {
-		return Table{}, err
-	}
-	defer rows.Close()
-	t := Table{Columns: rows.Columns(), Rows: [][]any{}}
-	types := rows.ColumnTypes()
-	for rows.Next() {
-		vals := make([]any, len(types))
-		for i, ct := range types {
-			vals[i] = newScanTarget(ct.ScanType())
-		}
-		if err := rows.Scan(vals...); err != nil {
-			return t, err
-		}
-		row := make([]any, len(vals))
-		for i, v := range vals {
-			row[i] = deref(v)
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t, rows.Err()
+	return n.queryArgs(ctx, sql)
 }
 
 // OpenClickHouse connects and pings.
