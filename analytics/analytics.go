@@ -29,15 +29,18 @@ type RunRef struct {
 // HistorySource is where history comes from (Temporal). Both calls stream:
 // fn is called per item, and an error from fn stops the call and is returned.
 type HistorySource interface {
-	// ListRuns visits the runs matching a visibility query ("" means all).
+	// ListRuns visits the runs matching a visibility query ("" means
+	// all). HistoryLength is visibility's: exact for a closed run, but an
+	// open run's is only as new as its last visibility update.
 	ListRuns(ctx context.Context, query string, fn func(RunRef) error) error
 	// History visits the run's events in order.
 	History(ctx context.Context, run RunRef, fn func(*historypb.HistoryEvent) error) error
 	// HistoryAfter visits the run's events after event id `after`, in
 	// order, reading only those (from the end of the history backwards).
 	HistoryAfter(ctx context.Context, run RunRef, after int64, fn func(*historypb.HistoryEvent) error) error
-	// Describe returns the latest run of a workflow.
-	Describe(ctx context.Context, workflowID string) (RunRef, error)
+	// Describe returns a run with its exact history length; runID ""
+	// is the workflow's latest run.
+	Describe(ctx context.Context, workflowID, runID string) (RunRef, error)
 }
 
 // Store is where rows go (ClickHouse).

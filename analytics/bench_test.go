@@ -43,7 +43,7 @@ func (s *memSource) HistoryAfter(ctx context.Context, r RunRef, after int64, fn 
 	})
 }
 
-func (s *memSource) Describe(context.Context, string) (RunRef, error) { return RunRef{}, nil }
+func (s *memSource) Describe(context.Context, string, string) (RunRef, error) { return RunRef{}, nil }
 
 // BenchmarkMirrorVsRawInsert measures the mirror's pipeline (list, read,
 // build rows with links, actions and the allowlist, batch insert) against

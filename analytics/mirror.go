@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 )
 
@@ -26,6 +27,18 @@ type MirrorConfig struct {
 	// HintDelay gathers hints before mirroring them, overriding the
 	// default 1s: a hot entity is read once per delay, not per milestone.
 	HintDelay time.Duration
+	// HintEvery is the least time between two hinted reads of one
+	// workflow, overriding the default 2s: a hot entity costs Temporal at
+	// most one read per HintEvery however often it changes; hints that
+	// arrive sooner wait for it.
+	HintEvery time.Duration
+	// OpenEvery is how often the sweep also visits open runs, overriding
+	// the default 5m. Visibility does not say when an open run changed, so
+	// that visit costs one Describe per open run; it is for workflows that
+	// give no hints (not written on Sluice, changed by timers), skipping
+	// those hinted since the last visit. Other sweeps list only runs that
+	// closed since the previous sweep.
+	OpenEvery time.Duration
 	// Parallel is how many runs are read from Temporal at once, overriding
 	// the default 8.
 	Parallel int
@@ -49,6 +62,12 @@ func (c *MirrorConfig) setDefaults() {
 	}
 	if c.HintDelay <= 0 {
 		c.HintDelay = time.Second
+	}
+	if c.HintEvery <= 0 {
+		c.HintEvery = 2 * time.Second
+	}
+	if c.OpenEvery <= 0 {
+		c.OpenEvery = 5 * time.Minute
 	}
 	if c.Parallel <= 0 {
 		c.Parallel = 8
@@ -74,19 +93,40 @@ func (c *MirrorConfig) Validate() error {
 
 // Mirror copies history into a Store, incrementally.
 type Mirror struct {
-	cfg     MirrorConfig
-	src     HistorySource
-	store   Store
-	cursors map[string]int64 // run id -> highest stored event id; nil until loaded
+	cfg   MirrorConfig
+	src   HistorySource
+	store Store
+	// cursors: run id -> highest stored event id, for the runs that may
+	// still grow; a closed run's entry goes once the run is stored whole.
+	// nil until loaded.
+	cursors map[string]int64
 
 	// builders keeps each open run's row builder between passes, so a
 	// hinted workflow is read from its last mirrored event, not from 1.
 	builders map[string]*RowBuilder
+	// latest is each workflow's open run the mirror holds a builder for:
+	// a hint for it is one tail read, with no Describe first.
+	latest map[string]RunRef
 
-	hintMu sync.Mutex
-	hinted map[string]bool
-	hintC  chan struct{}
+	// closedSince bounds the next sweep's listing of closed runs; zero
+	// lists every closed run (the first sweep after a start).
+	closedSince time.Time
+	// stored: closed runs stored whole, until they are older than the
+	// sweep's window and cannot be listed again.
+	stored   map[string]time.Time
+	openSeen time.Time // when the sweep last visited open runs
+
+	hintMu   sync.Mutex
+	hinted   map[string]bool
+	lastRead map[string]time.Time // workflow id -> its last hinted read, within HintEvery
+	recent   map[string]bool      // workflows hinted since the sweep last visited open runs
+	hintC    chan struct{}
 }
+
+// closedWindow is how far back each sweep lists closed runs before the
+// previous sweep's start: visibility records a close asynchronously, so a
+// run that closed just before a sweep may be listed only by the next.
+const closedWindow = time.Minute
 
 // Hint asks the mirror to mirror these workflows soon, ahead of the next
 // sweep: the bridge and worker know which workflows just changed (every
@@ -96,6 +136,7 @@ func (m *Mirror) Hint(workflowIDs ...string) {
 	m.hintMu.Lock()
 	for _, id := range workflowIDs {
 		m.hinted[id] = true
+		m.recent[id] = true
 	}
 	m.hintMu.Unlock()
 	select {
@@ -104,31 +145,55 @@ func (m *Mirror) Hint(workflowIDs ...string) {
 	}
 }
 
-func (m *Mirror) takeHints() []string {
+// takeHints returns the hinted workflows not read within HintEvery, and
+// how long until the first of the others is due (0 if none waits).
+func (m *Mirror) takeHints(now time.Time) (ids []string, wait time.Duration) {
 	m.hintMu.Lock()
 	defer m.hintMu.Unlock()
-	ids := make([]string, 0, len(m.hinted))
-	for id := range m.hinted {
-		ids = append(ids, id)
+	for id, at := range m.lastRead {
+		if now.Sub(at) >= m.cfg.HintEvery {
+			delete(m.lastRead, id)
+		}
 	}
-	clear(m.hinted)
+	for id := range m.hinted {
+		if at, ok := m.lastRead[id]; ok {
+			if d := at.Add(m.cfg.HintEvery).Sub(now); wait == 0 || d < wait {
+				wait = d
+			}
+			continue
+		}
+		ids = append(ids, id)
+		delete(m.hinted, id)
+		m.lastRead[id] = now
+	}
 	slices.Sort(ids)
-	return ids
+	return ids, wait
 }
 
-// MirrorWorkflows mirrors the latest run of each workflow now.
+// MirrorWorkflows mirrors the latest run of each workflow now. A workflow
+// whose open run the mirror already holds costs one tail read; others are
+// described first.
 func (m *Mirror) MirrorWorkflows(ctx context.Context, ids []string) (SweepStats, error) {
 	var st SweepStats
 	if err := m.loadCursors(ctx); err != nil {
 		return st, err
 	}
-	refs := make([]RunRef, len(ids))
-	errs := make([]error, len(ids))
-	parallel(m.cfg.Parallel, len(ids), func(i int) { refs[i], errs[i] = m.src.Describe(ctx, ids[i]) })
 	var todo []RunRef
+	var unknown []string
+	for _, id := range ids {
+		if r, ok := m.latest[id]; ok && m.builders[r.RunID] != nil {
+			todo = append(todo, r)
+			st.Runs++
+		} else {
+			unknown = append(unknown, id)
+		}
+	}
+	refs := make([]RunRef, len(unknown))
+	errs := make([]error, len(unknown))
+	parallel(m.cfg.Parallel, len(unknown), func(i int) { refs[i], errs[i] = m.src.Describe(ctx, unknown[i], "") })
 	for i, r := range refs {
 		if errs[i] != nil {
-			m.cfg.Logger.Debug("mirror hint: describe failed; the sweep will catch it", "workflow_id", ids[i], "err", errs[i])
+			m.cfg.Logger.Debug("mirror hint: describe failed; the sweep will catch it", "workflow_id", unknown[i], "err", errs[i])
 			continue
 		}
 		st.Runs++
@@ -167,66 +232,140 @@ func NewMirror(cfg MirrorConfig, src HistorySource, store Store) (*Mirror, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Mirror{cfg: cfg, src: src, store: store, builders: map[string]*RowBuilder{}, hinted: map[string]bool{}, hintC: make(chan struct{}, 1)}, nil
+	return &Mirror{cfg: cfg, src: src, store: store, builders: map[string]*RowBuilder{}, latest: map[string]RunRef{},
+		stored: map[string]time.Time{}, hinted: map[string]bool{}, lastRead: map[string]time.Time{}, recent: map[string]bool{},
+		hintC: make(chan struct{}, 1)}, nil
 }
 
-// Run sweeps every Interval until ctx ends. A failed sweep (Temporal or
-// ClickHouse down) is logged and retried on the next tick; cursors only
-// move after a successful insert, so nothing is skipped.
+// Run sweeps every Interval and mirrors hinted workflows until ctx ends.
+// A failed sweep (Temporal or ClickHouse down) is logged and retried on the
+// next tick; cursors only move after a successful insert, so nothing is
+// skipped.
 func (m *Mirror) Run(ctx context.Context) error {
 	t := time.NewTicker(m.cfg.Interval)
 	defer t.Stop()
+	var due <-chan time.Time // the first deferred hint's turn
+	sweep := !m.cfg.HintsOnly
 	for {
-		if m.cfg.HintsOnly {
-			// no sweep
-		} else if st, err := m.Sweep(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		if sweep {
+			if st, err := m.Sweep(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				m.cfg.Logger.Warn("mirror sweep failed; retrying next tick", "err", err)
+			} else if st.Rows > 0 {
+				m.cfg.Logger.Debug("mirror sweep", "runs", st.Runs, "mirrored", st.Mirrored, "rows", st.Rows)
 			}
-			m.cfg.Logger.Warn("mirror sweep failed; retrying next tick", "err", err)
-		} else if st.Rows > 0 {
-			m.cfg.Logger.Debug("mirror sweep", "runs", st.Runs, "mirrored", st.Mirrored, "rows", st.Rows)
 		}
-		for {
+		sweep = false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			sweep = !m.cfg.HintsOnly
+			continue
+		case <-m.hintC:
+			// Let hints gather for a moment: one pass for a burst.
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-t.C:
-			case <-m.hintC:
-				// Let hints gather for a moment: one pass for a burst.
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(m.cfg.HintDelay):
-				}
-				if _, err := m.MirrorWorkflows(ctx, m.takeHints()); err != nil && ctx.Err() == nil {
-					m.cfg.Logger.Warn("mirroring hinted workflows failed; the sweep will catch them", "err", err)
-				}
-				continue
+			case <-time.After(m.cfg.HintDelay):
 			}
-			break
+		case <-due:
+		}
+		ids, wait := m.takeHints(time.Now())
+		due = nil
+		if wait > 0 {
+			due = time.After(wait)
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		if _, err := m.MirrorWorkflows(ctx, ids); err != nil && ctx.Err() == nil {
+			m.cfg.Logger.Warn("mirroring hinted workflows failed; the sweep will catch them", "err", err)
 		}
 	}
 }
 
-// Sweep mirrors every new event of every listed run once.
+// Sweep mirrors the new events of the runs that closed since the previous
+// sweep and, every OpenEvery, of the open runs no hint covered.
 func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
 	var st SweepStats
 	if err := m.loadCursors(ctx); err != nil {
 		return st, err
 	}
+	start := time.Now()
 	var todo []RunRef
-	err := m.src.ListRuns(ctx, m.cfg.Query, func(r RunRef) error {
+	closed := and(m.cfg.Query, `ExecutionStatus != "Running"`)
+	if !m.closedSince.IsZero() {
+		closed = and(closed, `CloseTime >= "`+m.closedSince.UTC().Format(time.RFC3339Nano)+`"`)
+	}
+	var full []string // closed runs already stored whole (after a restart)
+	err := m.src.ListRuns(ctx, closed, func(r RunRef) error {
 		st.Runs++
+		if _, ok := m.stored[r.RunID]; ok {
+			return nil
+		}
 		if r.HistoryLength > m.cursors[r.RunID] {
 			todo = append(todo, r)
+		} else {
+			full = append(full, r.RunID)
 		}
 		return nil
 	})
 	if err != nil {
 		return st, err
 	}
-	return st, m.mirrorRuns(ctx, todo, &st)
+	for _, id := range full {
+		delete(m.cursors, id)
+		m.stored[id] = start
+	}
+	visitOpen := start.Sub(m.openSeen) >= m.cfg.OpenEvery
+	if visitOpen {
+		m.hintMu.Lock()
+		recent := m.recent
+		m.recent = map[string]bool{}
+		m.hintMu.Unlock()
+		var open []RunRef
+		err := m.src.ListRuns(ctx, and(m.cfg.Query, `ExecutionStatus = "Running"`), func(r RunRef) error {
+			st.Runs++
+			if !recent[r.WorkflowID] {
+				open = append(open, r)
+			}
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+		refs := make([]RunRef, len(open))
+		errs := make([]error, len(open))
+		parallel(m.cfg.Parallel, len(open), func(i int) { refs[i], errs[i] = m.src.Describe(ctx, open[i].WorkflowID, open[i].RunID) })
+		for i, r := range refs {
+			if errs[i] != nil {
+				return st, errs[i]
+			}
+			if r.HistoryLength > m.cursors[r.RunID] {
+				todo = append(todo, r)
+			}
+		}
+	}
+	if err := m.mirrorRuns(ctx, todo, &st); err != nil {
+		return st, err
+	}
+	m.closedSince = start.Add(-closedWindow)
+	if visitOpen {
+		m.openSeen = start
+	}
+	m.pruneStored(start)
+	return st, nil
+}
+
+// and joins visibility queries.
+func and(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return "(" + a + ") AND " + b
 }
 
 func (m *Mirror) loadCursors(ctx context.Context) error {
@@ -254,6 +393,7 @@ func (m *Mirror) mirrorRuns(ctx context.Context, todo []RunRef, st *SweepStats) 
 
 func (m *Mirror) mirrorRunsOnce(ctx context.Context, todo []RunRef, st *SweepStats) error {
 	var buf []EventRow
+	var done []RunRef // runs read to their closing event
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
@@ -286,10 +426,12 @@ func (m *Mirror) mirrorRunsOnce(ctx context.Context, todo []RunRef, st *SweepSta
 			if r.err != nil {
 				return r.err
 			}
-			if r.run.Open {
+			if r.run.Open && !r.closed {
 				m.builders[r.run.RunID] = r.b
+				m.latest[r.run.WorkflowID] = r.run
 			} else {
 				delete(m.builders, r.run.RunID)
+				done = append(done, r.run)
 			}
 			if len(r.rows) > 0 {
 				st.Mirrored++
@@ -306,7 +448,35 @@ func (m *Mirror) mirrorRunsOnce(ctx context.Context, todo []RunRef, st *SweepSta
 			}
 		}
 	}
-	return flush()
+	if err := flush(); err != nil {
+		return err
+	}
+	now := time.Now()
+	var next []string
+	for _, r := range done {
+		delete(m.cursors, r.RunID)
+		m.stored[r.RunID] = now
+		if m.latest[r.WorkflowID].RunID == r.RunID {
+			// A followed run ended, most likely continued as new: its
+			// successor gives no hint of its own until something changes.
+			delete(m.latest, r.WorkflowID)
+			next = append(next, r.WorkflowID)
+		}
+	}
+	m.pruneStored(now)
+	if len(next) > 0 {
+		m.Hint(next...)
+	}
+	return nil
+}
+
+// pruneStored forgets closed runs the sweep can no longer list.
+func (m *Mirror) pruneStored(now time.Time) {
+	for id, at := range m.stored {
+		if now.Sub(at) > 2*closedWindow+m.cfg.Interval {
+			delete(m.stored, id)
+		}
+	}
 }
 
 // runRead is one run's read: its rows after the cursor.
@@ -315,7 +485,10 @@ type runRead struct {
 	from int64
 	b    *RowBuilder // the run's builder from an earlier pass, if any
 	rows []EventRow
-	err  error
+	// closed: the read reached the run's closing event (it may have been
+	// listed open, or hinted while it closed).
+	closed bool
+	err    error
 }
 
 // read fetches a run's new events and builds their rows. A builder kept
@@ -324,6 +497,9 @@ type runRead struct {
 // the whole history is read and the mirrored part only observed.
 func (m *Mirror) read(ctx context.Context, r *runRead) {
 	fn := func(e *historypb.HistoryEvent) error {
+		if closesRun(e.GetEventType()) {
+			r.closed = true
+		}
 		if e.GetEventId() <= r.from {
 			r.b.Observe(e)
 			return nil
@@ -337,6 +513,17 @@ func (m *Mirror) read(ctx context.Context, r *runRead) {
 	}
 	r.b = NewRowBuilder(r.run, *m.cfg.Extract).WithTenant(m.tenant(r.run.WorkflowID))
 	r.err = m.src.History(ctx, r.run, fn)
+}
+
+// closesRun: the event is the last of its run.
+func closesRun(t enumspb.EventType) bool {
+	switch t {
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+		return true
+	}
+	return false
 }
 
 func (m *Mirror) tenant(workflowID string) string {

@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"context"
+	"sync/atomic"
 
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -14,13 +15,38 @@ import (
 type TemporalSource struct {
 	Client    client.Client
 	Namespace string
+	// Calls, if set, counts every request made to the frontend: the
+	// mirror's cost to Temporal, measured where it is spent.
+	Calls *SourceCalls
 }
 
-// ListRuns implements HistorySource. For open runs it asks for the exact
-// history length, since visibility's copy of it can lag.
+// SourceCalls counts a TemporalSource's requests by kind, one per page.
+type SourceCalls struct {
+	List, Describe, History, Reverse atomic.Int64
+}
+
+// Total is the number of requests of every kind.
+func (c *SourceCalls) Total() int64 {
+	return c.List.Load() + c.Describe.Load() + c.History.Load() + c.Reverse.Load()
+}
+
+// count adds one request of the kind pick chooses, if anything counts.
+func (s TemporalSource) count(pick func(*SourceCalls) *atomic.Int64) {
+	if s.Calls != nil {
+		pick(s.Calls).Add(1)
+	}
+}
+
+func listCall(c *SourceCalls) *atomic.Int64     { return &c.List }
+func describeCall(c *SourceCalls) *atomic.Int64 { return &c.Describe }
+func historyCall(c *SourceCalls) *atomic.Int64  { return &c.History }
+func reverseCall(c *SourceCalls) *atomic.Int64  { return &c.Reverse }
+
+// ListRuns implements HistorySource, with visibility's history length.
 func (s TemporalSource) ListRuns(ctx context.Context, query string, fn func(RunRef) error) error {
 	var token []byte
 	for {
+		s.count(listCall)
 		resp, err := s.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: s.Namespace, PageSize: 1000, NextPageToken: token, Query: query,
 		})
@@ -36,13 +62,6 @@ func (s TemporalSource) ListRuns(ctx context.Context, query string, fn func(RunR
 				HistoryLength: e.GetHistoryLength(),
 				Open:          e.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
 			}
-			if ref.Open {
-				d, err := s.Client.DescribeWorkflowExecution(ctx, ref.WorkflowID, ref.RunID)
-				if err != nil {
-					return err
-				}
-				ref.HistoryLength = d.GetWorkflowExecutionInfo().GetHistoryLength()
-			}
 			if err := fn(ref); err != nil {
 				return err
 			}
@@ -54,24 +73,35 @@ func (s TemporalSource) ListRuns(ctx context.Context, query string, fn func(RunR
 	}
 }
 
-// History implements HistorySource.
+// History implements HistorySource, a page (up to 1,000 events) per request.
 func (s TemporalSource) History(ctx context.Context, run RunRef, fn func(*historypb.HistoryEvent) error) error {
-	it := s.Client.GetWorkflowHistory(ctx, run.WorkflowID, run.RunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		e, err := it.Next()
+	var token []byte
+	for {
+		s.count(historyCall)
+		resp, err := s.Client.WorkflowService().GetWorkflowExecutionHistory(ctx, &workflowservice.GetWorkflowExecutionHistoryRequest{
+			Namespace:       s.Namespace,
+			Execution:       &commonpb.WorkflowExecution{WorkflowId: run.WorkflowID, RunId: run.RunID},
+			MaximumPageSize: 1000,
+			NextPageToken:   token,
+		})
 		if err != nil {
 			return err
 		}
-		if err := fn(e); err != nil {
-			return err
+		for _, e := range resp.GetHistory().GetEvents() {
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		if token = resp.GetNextPageToken(); len(token) == 0 {
+			return nil
 		}
 	}
-	return nil
 }
 
 // Describe implements HistorySource.
-func (s TemporalSource) Describe(ctx context.Context, workflowID string) (RunRef, error) {
-	d, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, "")
+func (s TemporalSource) Describe(ctx context.Context, workflowID, runID string) (RunRef, error) {
+	s.count(describeCall)
+	d, err := s.Client.DescribeWorkflowExecution(ctx, workflowID, runID)
 	if err != nil {
 		return RunRef{}, err
 	}
@@ -89,6 +119,7 @@ func (s TemporalSource) HistoryAfter(ctx context.Context, run RunRef, after int6
 	var newer []*historypb.HistoryEvent
 	var token []byte
 	for done := false; !done; {
+		s.count(reverseCall)
 		resp, err := s.Client.WorkflowService().GetWorkflowExecutionHistoryReverse(ctx, &workflowservice.GetWorkflowExecutionHistoryReverseRequest{
 			Namespace:       s.Namespace,
 			Execution:       &commonpb.WorkflowExecution{WorkflowId: run.WorkflowID, RunId: run.RunID},

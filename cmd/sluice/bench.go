@@ -91,7 +91,7 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 		}
 		return nil
 	}
-	full, half, naive := find("sluice bridge, full speed"), find("sluice bridge, half rate"), find("naive")
+	full, naive := find("sluice bridge, full speed"), find("naive")
 	if full != nil && naive != nil && naive.EventsPerSec > 0 && full.ActionsPerEvent > 0 {
 		fmt.Fprintf(w, "\nRatios (bridge full speed ÷ naive): %.1f× events/s, %.1f× fewer Temporal actions per event.\n",
 			full.EventsPerSec/naive.EventsPerSec, naive.ActionsPerEvent/full.ActionsPerEvent)
@@ -100,9 +100,19 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",
 			full.ShareOfBare, perSignal(full), perSignal(find("events per signal")))
 	}
-	if half != nil {
-		fmt.Fprintf(w, "\nHistory mirror during the half-rate phase (hints from accepted signals and milestones, no sweeps): lag from a history event to its ClickHouse row p50 %s, p99 %s over %d events (second resolution).\n",
-			half.MirrorLagP50, half.MirrorLagP99, half.MirrorEvents)
+	on := find("mirror on")
+	if on == nil || on.Mirror == nil || full == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nHistory mirror (as `sluice dev` runs it), full speed with it on ÷ off: %.2f (%.0f vs %.0f events/s).\n",
+		on.Mirror.ShareOfOff, on.EventsPerSec, full.EventsPerSec)
+	fmt.Fprintln(w, "\n| mirror on during | lag p50 | lag p99 | history rows | Temporal calls | calls/row | list | describe | history pages | reverse pages |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	for _, r := range rs {
+		if m := r.Mirror; m != nil {
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %.3f | %d | %d | %d | %d |\n", r.Name, r.MirrorLagP50, r.MirrorLagP99,
+				m.Rows, m.Calls(), m.CallsPerRow(), m.List, m.Describe, m.History, m.Reverse)
+		}
 	}
 }
 

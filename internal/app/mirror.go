@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/consumers"
@@ -15,7 +16,17 @@ import (
 // RunMirror mirrors the namespace's history into ClickHouse until ctx ends,
 // and copies the milestone topic into the milestones table, each milestone
 // also hinting the mirror that its workflow just changed.
-func RunMirror(ctx context.Context, c *Config) error {
+func RunMirror(ctx context.Context, c *Config) error { return RunMirrorProbed(ctx, c, nil) }
+
+// MirrorProbe counts what a mirror costs Temporal and what it stores: the
+// benchmark's calls per mirrored event.
+type MirrorProbe struct {
+	Calls analytics.SourceCalls
+	Rows  atomic.Int64 // history rows stored
+}
+
+// RunMirrorProbed is RunMirror, counting into p if it is not nil.
+func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 	s := newAdmin(c)
 	tel := newTelemetry(s.Registry, c.Logger)
 	tc, err := dialTemporal(ctx, c, tel)
@@ -28,10 +39,17 @@ func RunMirror(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer ch.Close()
+	src := analytics.TemporalSource{Client: tc, Namespace: c.Namespace}
+	onInsert := tel.mirror()
+	if p != nil {
+		src.Calls = &p.Calls
+		observe := onInsert
+		onInsert = func(rows []analytics.EventRow) { p.Rows.Add(int64(len(rows))); observe(rows) }
+	}
 	m, err := analytics.NewMirror(analytics.MirrorConfig{
 		Namespace: c.Namespace, Interval: c.MirrorInterval, TenantPattern: c.TenantPattern, HintsOnly: c.MirrorHintsOnly,
-		OnInsert: tel.mirror(), Logger: c.Logger.With("component", "mirror"),
-	}, analytics.TemporalSource{Client: tc, Namespace: c.Namespace}, ch)
+		OnInsert: onInsert, Logger: c.Logger.With("component", "mirror"),
+	}, src, ch)
 	if err != nil {
 		return err
 	}

@@ -100,6 +100,7 @@ type Result struct {
 	// ShareOfBare is the bridge's events/s ÷ the bare workflow's at the
 	// same events per signal (full-speed phase only).
 	ShareOfBare float64
+	Mirror      *MirrorStats // phases with the history mirror on (mirror.go)
 }
 
 // Run runs the phases against a running stack: bridge at full speed, bridge
@@ -188,27 +189,30 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 		results = append(results, br)
 	}
 
+	// 1c. Full speed again with the history mirror on (mirror.go); it
+	// stays on for the half-rate phase.
+	off := results[full]
+	r, mr, err := runMirrorOnPhase(ctx, &base, prod, gen, tr, temporalPid, o, off)
+	if err != nil {
+		return results, err
+	}
+	results = append(results, r)
+
 	// 2. Bridge at half the measured rate: the latency a user sees in
 	// steady state rather than while a backlog drains.
 	hcfg := base
 	hcfg.InputTopic, hcfg.Group, hcfg.WorkflowIDPrefix = "bench.half", "bench-half", "bridge-" // same entities: steady state
 	hcfg.Bridge.MaxInFlight = o.Concurrency
-	rate := r.EventsPerSec / 2
+	rate := off.EventsPerSec / 2
 	n := int(rate * o.HalfRateFor.Seconds())
-	// The history mirror runs in this phase only, on milestone hints alone
-	// (no sweeps): its lag under load, without the earlier phases' backlog.
-	mcfg := hcfg
-	mcfg.MirrorHintsOnly, mcfg.Group = true, "bench-mirror"
-	mctx, stopMirror := context.WithCancel(ctx)
-	mdone := make(chan struct{})
-	go func() { defer close(mdone); _ = app.RunMirror(mctx, &mcfg) }()
+	mark := mr.snapshot()
 	phaseStart := time.Now()
 	r, err = runBridgePhase(ctx, &hcfg, prod, gen, tr, temporalPid, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
 	if err == nil {
-		r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &mcfg, phaseStart)
+		r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &hcfg, phaseStart)
+		r.Mirror = mr.since(mark)
 	}
-	stopMirror()
-	<-mdone
+	mr.stop()
 	if err != nil {
 		return results, err
 	}
