@@ -6,6 +6,10 @@ GO ?= go
 TOOLS := $(CURDIR)/.tools/bin
 TEMPORAL := $(TOOLS)/temporal
 TEMPORAL_CLI_VERSION := v1.5.1
+# temporal-dev: the same dev server on Temporal 1.32 (deploy/devserver), for
+# what 1.29 lacks: a Pinned workflow moving to a new Worker Deployment
+# Version at Continue-As-New.
+TEMPORAL_DEV := $(TOOLS)/temporal-dev
 export PATH := $(TOOLS):$(PATH)
 # chDB: ClickHouse 26.5 as a library, the current engine the analytics tests
 # run the schema and dashboards on (Debian's clickhouse-server is 18.16).
@@ -14,7 +18,7 @@ CHDB_VERSION := 26.5.3
 CHDB_LIB := $(CURDIR)/.tools/chdb/$(CHDB_VERSION)/libchdb.so
 export CHDB_LIB_PATH := $(CHDB_LIB)
 
-.PHONY: dev test build tools deps test-deps apt vet bench clean chdb
+.PHONY: dev test build tools temporal-dev deps test-deps apt vet bench clean chdb
 
 ## dev: install what is missing, build, start the stack with demo traffic
 dev: deps build
@@ -30,6 +34,7 @@ build:
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags chdb ./analytics
+	cd deploy/devserver && $(GO) vet .
 
 ## tools: build the Temporal CLI into .tools/bin (instant when present)
 tools: $(TEMPORAL)
@@ -38,12 +43,19 @@ $(TEMPORAL):
 	@echo "building the temporal CLI $(TEMPORAL_CLI_VERSION) from the Go module proxy (~4 minutes, once) ..."
 	GOBIN=$(TOOLS) $(GO) install github.com/temporalio/cli/cmd/temporal@$(TEMPORAL_CLI_VERSION)
 
+## temporal-dev: build deploy/devserver into .tools/bin (~8 minutes, once per change)
+temporal-dev: $(TEMPORAL_DEV)
+
+$(TEMPORAL_DEV): deploy/devserver/go.mod deploy/devserver/go.sum $(wildcard deploy/devserver/*.go)
+	@echo "building temporal-dev (the dev server on Temporal 1.32) from the Go module proxy (~8 minutes, once) ..."
+	cd deploy/devserver && $(GO) build -o $(TEMPORAL_DEV) .
+
 ## deps: the Temporal CLI and Debian's clickhouse-server, if missing
 deps: tools
 	@$(MAKE) --no-print-directory apt PKGS="clickhouse-server"
 
 ## test-deps: deps, plus chromium (the dashboards page is tested in it), chDB and examples/typescript's npm packages
-test-deps: tools chdb
+test-deps: tools temporal-dev chdb
 	@$(MAKE) --no-print-directory apt PKGS="clickhouse-server chromium"
 	@command -v npm >/dev/null || { echo "examples/typescript needs Node.js >= 20.3 and npm on PATH"; exit 1; }
 	@[ examples/typescript/node_modules/.package-lock.json -nt examples/typescript/package-lock.json ] || { \
