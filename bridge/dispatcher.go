@@ -27,6 +27,11 @@ type Config struct {
 	// MaxInFlight bounds concurrent Signal-With-Start calls, overriding the
 	// default 64.
 	MaxInFlight int
+	// AdaptiveInFlight lets the calls in flight (at most MaxInFlight, at
+	// least 4) follow the latency Temporal accepts signals with: when it
+	// rises well above the lowest seen lately, fewer calls go out, and the
+	// entities waiting meanwhile gather their events into larger batches.
+	AdaptiveInFlight bool
 	// MaxBuffered bounds events held (queued or in flight) before the
 	// consumer stops polling, overriding the default 100,000.
 	MaxBuffered int
@@ -151,6 +156,8 @@ type Dispatcher struct {
 	entities map[string]*entityQueue
 	buffered int
 	inFlight map[tp]int // batches in flight per partition
+	calling  int        // workers in a Signal-With-Start call
+	limit    *inFlightLimit
 	revoked  map[tp]bool
 	wg       sync.WaitGroup
 
@@ -171,6 +178,9 @@ type Stats struct {
 	// InFlight is the number of Signal-With-Start calls under way now;
 	// Entities the number of workflows with events waiting or in flight.
 	InFlight, Entities int
+	// InFlightLimit is how many calls may be under way now (MaxInFlight
+	// unless AdaptiveInFlight).
+	InFlightLimit int
 }
 
 // NewDispatcher returns a dispatcher whose work lives until ctx ends.
@@ -184,6 +194,9 @@ func NewDispatcher(ctx context.Context, cfg Config, sig Signaler) (*Dispatcher, 
 		entities: map[string]*entityQueue{},
 		inFlight: map[tp]int{},
 		revoked:  map[tp]bool{},
+	}
+	if cfg.AdaptiveInFlight {
+		d.limit = newInFlightLimit(4, cfg.MaxInFlight)
 	}
 	d.room = sync.NewCond(&d.mu)
 	d.work = sync.NewCond(&d.mu)
@@ -205,6 +218,7 @@ func (d *Dispatcher) Stats() Stats {
 	for _, n := range d.inFlight {
 		s.InFlight += n
 	}
+	s.InFlightLimit = d.allowed()
 	return s
 }
 
@@ -328,7 +342,7 @@ func (d *Dispatcher) worker() {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
-		for len(d.ready) == 0 && d.ctx.Err() == nil {
+		for (len(d.ready) == 0 || d.calling >= d.allowed()) && d.ctx.Err() == nil {
 			d.work.Wait()
 		}
 		if d.ctx.Err() != nil {
@@ -355,9 +369,18 @@ func (d *Dispatcher) worker() {
 			d.inFlight[part]++
 			p = &pendingBatch{batch: batch, part: part, items: items, backoff: d.cfg.RetryMin}
 		}
+		d.calling++
 		d.mu.Unlock()
 		d.attempt(q, p)
 	}
+}
+
+// allowed is how many workers may be in a call at once; mu held.
+func (d *Dispatcher) allowed() int {
+	if d.limit == nil {
+		return d.cfg.MaxInFlight
+	}
+	return d.limit.allowed()
 }
 
 // idle marks q as needing no worker, and forgets it once empty; mu held.
@@ -404,6 +427,12 @@ func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
 	errors.As(err, &rejected)
 
 	d.mu.Lock()
+	d.calling--
+	if d.limit != nil && err == nil {
+		d.limit.observe(took)
+	}
+	// A slot is free (and the limit may have grown): another worker may go.
+	d.work.Signal()
 	switch {
 	case err != nil && rejected == nil && d.ctx.Err() != nil:
 		// Stopping: the events stay unacked and are redelivered.

@@ -78,10 +78,16 @@ func (a *ackLog) Ack(_ string, _ int32, off int64) {
 }
 
 func TestDispatcherOrderCoalescingRetry(t *testing.T) {
+	for _, adaptive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("adaptive=%v", adaptive), func(t *testing.T) { testOrderCoalescingRetry(t, adaptive) })
+	}
+}
+
+func testOrderCoalescingRetry(t *testing.T, adaptive bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ft := &fakeTemporal{inFlight: map[string]bool{}, got: map[string][]int64{}, failEach: 7, delay: time.Millisecond}
-	d, err := NewDispatcher(ctx, Config{MaxBatchEvents: 40, MaxInFlight: 8, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond}, ft)
+	d, err := NewDispatcher(ctx, Config{MaxBatchEvents: 40, MaxInFlight: 8, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, AdaptiveInFlight: adaptive}, ft)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +139,9 @@ func TestDispatcherOrderCoalescingRetry(t *testing.T) {
 	}
 	if d.Stats().Retries == 0 {
 		t.Fatal("no retries happened; the fake fails every 7th call")
+	}
+	if l := d.Stats().InFlightLimit; l < 1 || l > 8 {
+		t.Fatalf("in-flight limit %d outside 1..MaxInFlight 8", l)
 	}
 }
 
