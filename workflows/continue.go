@@ -11,8 +11,17 @@ import (
 	"go.temporal.io/sdk/workflow"
 )
 
+// continueAsNew ends the run, carrying everything into the next one.
+//
+// The next run starts on the Worker Deployment's current version
+// (AutoUpgrade for its first task; after that the worker's behavior, Pinned,
+// holds it there): with Worker Versioning, this is how a forever-running
+// entity moves to new code. A Pinned run would otherwise hand its pin to
+// every later run and never upgrade. Unversioned workers ignore it.
 func (e *entity[S]) continueAsNew(ctx workflow.Context, backlog []schemas.SignalBatch) error {
-	return workflow.NewContinueAsNewError(ctx, e.d.Type, EntityInput[S]{
+	return workflow.NewContinueAsNewErrorWithOptions(ctx, workflow.ContinueAsNewErrorOptions{
+		InitialVersioningBehavior: workflow.ContinueAsNewVersioningBehaviorAutoUpgrade,
+	}, e.d.Type, EntityInput[S]{
 		EntityID: e.status.EntityID,
 		Carry: &Carry[S]{State: e.state, Marks: e.status.Marks, MilestoneSeq: e.status.MilestoneSeq, Status: e.status,
 			Backlog: backlog},

@@ -126,7 +126,12 @@ func (d *Domain[S]) Workflow(ctx workflow.Context, in EntityInput[S]) error {
 				}
 			})
 		}
-		if signalsThisRun+e.commands >= limit || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		// A new target version (Worker Versioning: a build became current)
+		// ends the run early, so the entity moves to it with this task;
+		// only after a signal, so a run the server keeps on its version
+		// cannot continue in a loop.
+		if info := workflow.GetInfo(ctx); signalsThisRun+e.commands >= limit || info.GetContinueAsNewSuggested() ||
+			(signalsThisRun > 0 && info.GetTargetWorkerDeploymentVersionChanged()) {
 			// Running commands finish first; then signals that arrived while
 			// the last publish ran are still in the channel, and Continue-As-New
 			// would lose them. Drain until a drain finds nothing, with no
@@ -176,5 +181,5 @@ func (d *Domain[S]) RegisterWorkflow(r WorkflowRegistry, maxSignalsPerRun int) {
 	if maxSignalsPerRun > 0 {
 		dd.MaxSignalsPerRun = maxSignalsPerRun
 	}
-	r.RegisterWorkflowWithOptions(dd.Workflow, workflow.RegisterOptions{Name: dd.Type})
+	r.RegisterWorkflowWithOptions(dd.run, workflow.RegisterOptions{Name: dd.Type})
 }
