@@ -32,6 +32,12 @@ import (
 // at once.
 type Config = app.Config
 
+// Deployment (Config.Deployment) puts the worker on a Temporal Worker
+// Deployment Version: entity workflows are Pinned to the build that started
+// them and move to the deployment's current version at Continue-As-New.
+// See deploy/runbooks/deploying-workflow-code.md for the rollout.
+type Deployment = app.Deployment
+
 // Secret is a credential read from $NAME or the file $NAME_FILE, re-read
 // on use (a rotated Kubernetes Secret takes effect without a restart) and
 // printed as [redacted]; Config's password and key fields hold them.

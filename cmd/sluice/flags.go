@@ -24,6 +24,8 @@ type connFlags struct {
 	temporal, namespace, clickhouse, chDB, chUser      string
 	input, milestones, dlq, group, taskQueue, idPrefix string
 	logFormat, logLevel, routes                        string
+	deploymentName, buildID                            string
+	maxSignalsPerRun                                   int
 	orders, tickets, llmURL, llmModel, adminAddr       string
 	approvalAbove                                      int64
 	approvalTimeout                                    time.Duration
@@ -61,6 +63,10 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dlq, "dlq-topic", "sluice.dlq", "dead-letter topic")
 	fs.StringVar(&c.group, "group", "sluice-bridge", "consumer group id")
 	fs.StringVar(&c.taskQueue, "task-queue", "sluice-entities", "Temporal task queue of the entity workflows")
+	// Temporal's Worker Controller for Kubernetes sets the TEMPORAL_ ones.
+	fs.StringVar(&c.deploymentName, "deployment-name", env("SLUICE_DEPLOYMENT_NAME", env("TEMPORAL_DEPLOYMENT_NAME", "")), "worker: the Temporal Worker Deployment to join (default: the task queue's name) ($SLUICE_DEPLOYMENT_NAME, $TEMPORAL_DEPLOYMENT_NAME)")
+	fs.StringVar(&c.buildID, "build-id", env("SLUICE_BUILD_ID", env("TEMPORAL_WORKER_BUILD_ID", "")), "worker: this build's id in the Worker Deployment; set, entity workflows are Pinned to it and move to the current version at Continue-As-New; empty: unversioned ($SLUICE_BUILD_ID, $TEMPORAL_WORKER_BUILD_ID)")
+	fs.IntVar(&c.maxSignalsPerRun, "max-signals-per-run", 0, "worker: entity workflows continue as new after this many signals (0: the domain's own threshold, 2,000 by default)")
 	fs.StringVar(&c.idPrefix, "workflow-id-prefix", "ledger-", "workflow id = prefix + record key (without --routes)")
 	fs.StringVar(&c.orders, "orders-topic", "sluice.orders", "topic of the order domain (without --routes)")
 	fs.StringVar(&c.tickets, "tickets-topic", "sluice.tickets", "topic of the support agent domain (without --routes)")
@@ -83,6 +89,8 @@ func (c *connFlags) config() (*app.Config, error) {
 		TemporalAddr: c.temporal, Namespace: c.namespace,
 		InputTopic: c.input, MilestoneTopic: c.milestones, DLQTopic: c.dlq, Group: c.group,
 		TaskQueue: c.taskQueue, WorkflowIDPrefix: c.idPrefix, RoutesFile: c.routes, Logger: log,
+		Deployment:       app.Deployment{Name: c.deploymentName, BuildID: c.buildID},
+		MaxSignalsPerRun: c.maxSignalsPerRun,
 	}
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
 	c.kafkaFlags.apply(cfg)

@@ -24,6 +24,7 @@ func runReplay(ctx context.Context, args []string) error {
   sluice replay --files 'testdata/*.json'
   sluice replay --temporal 127.0.0.1:7233 --workflow-type order.Order --limit 500
   sluice replay --temporal 127.0.0.1:7233 --query "WorkflowType = 'ledger.Account' AND ExecutionStatus = 'Running'"
+  sluice replay --handover --query "ExecutionStatus = 'Running'"   (Worker Versioning rollout)
 
 Replays each history against the workflow code in this binary and reports
 any non-determinism; exits non-zero if one fails. Export a history with
@@ -36,6 +37,7 @@ any non-determinism; exits non-zero if one fails. Export a history with
 	query := fs.String("query", "", "visibility query selecting workflows to fetch and replay (needs --temporal)")
 	wfType := fs.String("workflow-type", "", "replay workflows of this type (a shorthand for --query \"WorkflowType = '...'\")")
 	limit := fs.Int("limit", 100, "replay at most this many fetched workflows")
+	handover := fs.Bool("handover", false, "Worker Versioning gate: replay only each run's first workflow task, as this build will run it when a Pinned run of the current build continues as new onto it (needs --query or --workflow-type; select open runs)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -68,6 +70,8 @@ any non-determinism; exits non-zero if one fails. Export a history with
 	switch {
 	case *files != "" && *query != "":
 		return errors.New("give --files or --query, not both")
+	case *files != "" && *handover:
+		return errors.New("--handover replays live runs' first tasks: give --query or --workflow-type, not --files")
 	case *files != "":
 		paths, err := filepath.Glob(*files)
 		if err != nil || len(paths) == 0 {
@@ -78,13 +82,20 @@ any non-determinism; exits non-zero if one fails. Export a history with
 		if cfg.TemporalAddr == "" {
 			return errors.New("--query needs --temporal host:7233")
 		}
-		if results, err = app.ReplayQuery(ctx, cfg, *query, *limit, log, each); err != nil {
+		replay := app.ReplayQuery
+		if *handover {
+			replay = app.ReplayHandover
+		}
+		if results, err = replay(ctx, cfg, *query, *limit, log, each); err != nil {
 			return err
 		}
 	default:
 		return errors.New("give --files GLOB or --query QUERY (see -h)")
 	}
 	fmt.Printf("%d replayed, %d failed\n", len(results), failed)
+	if failed > 0 && *handover {
+		return fmt.Errorf("%d of %d runs cannot be taken over by this build (it cannot start from what the current build hands over at Continue-As-New): do not make it current", failed, len(results))
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d histories are not deterministic under this build: do not deploy it as is (use workflow.GetVersion)", failed, len(results))
 	}

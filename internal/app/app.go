@@ -49,6 +49,9 @@ type Config struct {
 	DLQTopic       string // default "sluice.dlq"
 	Group          string // consumer group, default "sluice-bridge"
 	TaskQueue      string // default "sluice-entities"
+	// Deployment puts the worker on a Temporal Worker Deployment Version
+	// (Worker Versioning); zero: an unversioned worker.
+	Deployment Deployment
 	// WorkflowIDPrefix is put before the record key to form the workflow id,
 	// overriding the default "ledger-".
 	WorkflowIDPrefix string
@@ -159,6 +162,12 @@ func (c *Config) Validate() error {
 	}
 	if err := c.SchemaRegistry.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Deployment.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MaxSignalsPerRun < 0 {
+		errs = append(errs, fmt.Errorf("--max-signals-per-run %d: must be positive (or 0 for the domain's own threshold)", c.MaxSignalsPerRun))
 	}
 	topics := map[string]string{}
 	for _, name := range []string{"input", "orders", "tickets", "milestone", "dead-letter"} {

@@ -2,7 +2,12 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 
 	"go.temporal.io/api/workflowservice/v1"
 	tlog "go.temporal.io/sdk/log"
@@ -51,6 +56,22 @@ func ReplayFiles(c *Config, paths []string, log tlog.Logger, each func(ReplayRes
 // visibility query, fetched from the namespace; each, if set, sees every
 // verdict as it is reached.
 func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tlog.Logger, each func(ReplayResult)) ([]ReplayResult, error) {
+	return replayListed(ctx, c, query, limit, false, log, each)
+}
+
+// ReplayHandover is the gate for a Worker Versioning rollout. Entity
+// workflows are Pinned, so this build never replays a run another build
+// started; what it must do is take over at Continue-As-New: start from the
+// input (state, marks, backlog) the running build hands over. So each
+// matching run's history is cut after its first workflow task started and
+// replayed on this build: its input decoded and its first task run, the
+// old build's commands not compared. A run started by Continue-As-New
+// carries exactly what the old build's next handover will.
+func ReplayHandover(ctx context.Context, c *Config, query string, limit int, log tlog.Logger, each func(ReplayResult)) ([]ReplayResult, error) {
+	return replayListed(ctx, c, query, limit, true, log, each)
+}
+
+func replayListed(ctx context.Context, c *Config, query string, limit int, handover bool, log tlog.Logger, each func(ReplayResult)) ([]ReplayResult, error) {
 	tc, err := DialTemporal(ctx, c)
 	if err != nil {
 		return nil, err
@@ -70,10 +91,14 @@ func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tl
 			if len(out) >= limit {
 				break
 			}
-			ex := e.GetExecution()
-			err := r.ReplayWorkflowExecution(ctx, tc.WorkflowService(), log, c.Namespace,
-				workflow.Execution{ID: ex.GetWorkflowId(), RunID: ex.GetRunId()})
-			res := ReplayResult{Source: ex.GetWorkflowId() + "/" + ex.GetRunId(), Err: err}
+			ex := workflow.Execution{ID: e.GetExecution().GetWorkflowId(), RunID: e.GetExecution().GetRunId()}
+			var err error
+			if handover {
+				err = replayFirstTask(ctx, tc, r, log, ex)
+			} else {
+				err = r.ReplayWorkflowExecution(ctx, tc.WorkflowService(), log, c.Namespace, ex)
+			}
+			res := ReplayResult{Source: ex.ID + "/" + ex.RunID, Err: err}
 			if each != nil {
 				each(res)
 			}
@@ -84,4 +109,23 @@ func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tl
 		}
 	}
 	return out, nil
+}
+
+// replayFirstTask replays a run's history up to its first workflow task
+// started: the replayer runs that task on this build without a recorded
+// completion to compare against.
+func replayFirstTask(ctx context.Context, tc client.Client, r worker.WorkflowReplayer, log tlog.Logger, ex workflow.Execution) error {
+	it := tc.GetWorkflowHistory(ctx, ex.ID, ex.RunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	h := &historypb.History{}
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return fmt.Errorf("read history: %w", err)
+		}
+		h.Events = append(h.Events, e)
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED {
+			return r.ReplayWorkflowHistoryWithOptions(log, h, worker.ReplayWorkflowHistoryOptions{OriginalExecution: ex})
+		}
+	}
+	return errors.New("the run has not started a workflow task yet: nothing to check")
 }

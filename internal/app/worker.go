@@ -68,6 +68,7 @@ func RunWorker(ctx context.Context, c *Config) error {
 		// two long-poll round trips at a time; entity workflows are many and
 		// small, so poll wider.
 		MaxConcurrentWorkflowTaskPollers: 8,
+		DeploymentOptions:                workerDeployment(c),
 	})
 	for _, d := range c.domains() {
 		d.RegisterWorkflow(w, c.MaxSignalsPerRun)

@@ -58,7 +58,16 @@ async function tally(input: StartArgs | Carry): Promise<never> {
   });
   let runSignals = 0;
   let roundsDue = 0;
-  const due = () => runSignals >= t.config.maxSignalsPerRun || wf.workflowInfo().continueAsNewSuggested;
+  // A new target build (Worker Versioning) also ends the run, after a
+  // signal: the next run starts on it (see continueAsNew below).
+  const due = () => {
+    const info = wf.workflowInfo();
+    return runSignals >= t.config.maxSignalsPerRun || info.continueAsNewSuggested ||
+      (runSignals > 0 && info.targetWorkerDeploymentVersionChanged);
+  };
+  // AUTO_UPGRADE: a Pinned run's next run starts on the deployment's
+  // current build instead of inheriting the pin; unversioned workers ignore it.
+  const continueAsNew = wf.makeContinueAsNewFunc<typeof tally>({ initialVersioningBehavior: 'AUTO_UPGRADE' });
   for (;;) {
     await wf.condition(() => queue.length > 0 || due());
     const milestones: Milestone[] = [];
@@ -82,7 +91,7 @@ async function tally(input: StartArgs | Carry): Promise<never> {
       next.backlog = queue.splice(0);
     }
     wf.log.info('continuing as new', { signals: runSignals, backlog: next.backlog?.length ?? 0, drainRounds: roundsDue });
-    await wf.continueAsNew<typeof tally>(next);
+    await continueAsNew(next);
   }
 }
 
