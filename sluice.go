@@ -22,7 +22,7 @@ import (
 	"sync"
 
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/secure"
 	"github.com/sluicehq/sluice/workflows"
 )
 

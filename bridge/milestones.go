@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/tracing"
 )
 
 // MilestoneProducer writes milestones to a Kafka topic as structured-mode

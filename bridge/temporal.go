@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
-	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/tracing"
 	"github.com/sluicehq/sluice/workflows"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/secure"
 )
 
 func init() {

@@ -17,8 +17,8 @@ import (
 	"github.com/sluicehq/sluice"
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/demo"
-	"github.com/sluicehq/sluice/internal/secure"
 	"github.com/sluicehq/sluice/internal/stack"
+	"github.com/sluicehq/sluice/secure"
 )
 
 func init() {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/secure"
 	"github.com/sluicehq/sluice/workflows/support"
 )
 

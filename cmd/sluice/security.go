@@ -4,11 +4,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
-	"github.com/sluicehq/sluice/consumers"
 	"strings"
 
+	"github.com/sluicehq/sluice/consumers"
+
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/secure"
 )
 
 // tlsFlags are one connection's TLS files; every one has a SLUICE_<NAME>_TLS_*

@@ -13,7 +13,7 @@ import (
 
 	"github.com/segmentio/encoding/json"
 
-	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/secure"
 )
 
 // Action changes the process's state (pause, resume, redrive). It is

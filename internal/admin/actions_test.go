@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/admin"
-	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/secure"
 )
 
 func TestActionsNeedTheToken(t *testing.T) {

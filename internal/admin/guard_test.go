@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/sluicehq/sluice/internal/admin"
-	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/secure"
 )
 
 func guarded(g *admin.Guard, method, host, target, auth, cookie string, form url.Values) *httptest.ResponseRecorder {

@@ -15,8 +15,8 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/sluicehq/sluice/analytics"
-	"github.com/sluicehq/sluice/internal/secure"
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/secure"
 )
 
 // CheckResult is one dependency's verdict in `sluice check`.

@@ -24,8 +24,8 @@ import (
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
-	"github.com/sluicehq/sluice/internal/tracing"
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/tracing"
 )
 
 // telemetry is one process's metrics in its admin registry: Sluice's own,

@@ -16,7 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/admin"
 	"github.com/sluicehq/sluice/internal/app"
-	"github.com/sluicehq/sluice/internal/secure"
+	"github.com/sluicehq/sluice/secure"
 	"github.com/sluicehq/sluice/workflows"
 	"github.com/sluicehq/sluice/workflows/order"
 )

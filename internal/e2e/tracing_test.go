@@ -11,7 +11,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/sluicehq/sluice/bridge"
-	"github.com/sluicehq/sluice/internal/tracing"
+	"github.com/sluicehq/sluice/tracing"
 	"github.com/sluicehq/sluice/workflows/order"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/sluicehq/sluice/internal/secure"
 	"github.com/sluicehq/sluice/internal/securetest"
+	"github.com/sluicehq/sluice/secure"
 )
 
 // roundTrip produces one record with k's settings and reads it back.
