@@ -68,7 +68,7 @@ func TestChDBMigrate(t *testing.T) {
 			t.Errorf("view %s: %v", r[0], err)
 		}
 	}
-	want := "action_cost_hourly activity_executions hourly_events llm_calls llm_cost signal_lineage workflow_runs"
+	want := "action_cost_hourly activity_executions batch_signals hourly_events llm_calls llm_cost signal_lineage workflow_runs"
 	if strings.Join(views, " ") != want {
 		t.Errorf("views %v, want %s", views, want)
 	}

@@ -31,7 +31,7 @@ type ClickHouseConfig struct {
 }
 
 // Password returns the ClickHouse password. It is a func so a secret
-// store's reader (internal/secure.Secret.Value) can be passed in without
+// store's reader (secure.Secret.Value) can be passed in without
 // this package importing it; fmt prints it as [redacted].
 type Password func() (string, error)
 
@@ -340,4 +340,22 @@ func (c *ClickHouse) InsertMilestones(ctx context.Context, rows []MilestoneRow) 
 	return c.eng.insert(ctx, c.db+`.milestones (id, entity_id, workflow_id, workflow_type, name, seq,
  applied_at, applied_us, published_us, kafka_partition, kafka_offset, cause_event_id, cause_topic, cause_partition,
  cause_offset, cause_produced_us, data_bytes)`, vals)
+}
+
+// InsertLiveSignals implements LiveStore.
+func (c *ClickHouse) InsertLiveSignals(ctx context.Context, rows []LiveSignalRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	vals := make([][]any, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		vals[i] = []any{r.Namespace, r.WorkflowID, r.WorkflowType, r.RunID, r.KafkaTopic, r.KafkaPartition, r.KafkaFirstOffset,
+			r.KafkaLastOffset, r.BatchEvents, r.FirstProducedUs, nonNil(r.KafkaEventTypes), r.AppliedAt.UTC(), r.AppliedAt.UnixMicro(),
+			r.PayloadBytes, r.Tenant, now}
+	}
+	return c.eng.insert(ctx, c.db+`.live_signals (namespace, workflow_id, workflow_type, run_id, kafka_topic, kafka_partition,
+ kafka_first_offset, kafka_last_offset, batch_events, first_produced_us, kafka_event_types, applied_at, applied_us,
+ payload_bytes, tenant, mirrored_at)`, vals)
 }

@@ -139,8 +139,8 @@ func checkUpgradeFromShippedViews(t *testing.T, ctx context.Context, ch *ClickHo
 			t.Errorf("shipped %s: %v", v, err)
 		}
 	}
-	if applied, err = ch.Migrate(ctx); err != nil || !slices.Equal(applied, []string{"0006_join_aliases"}) {
-		t.Fatalf("upgrade applied %v, %v; want [0006_join_aliases]", applied, err)
+	if applied, err = ch.Migrate(ctx); err != nil || !slices.Equal(applied, []string{"0006_join_aliases", "0007_live_signals"}) {
+		t.Fatalf("upgrade applied %v, %v; want [0006_join_aliases 0007_live_signals]", applied, err)
 	}
 	checkDerivedViews(t, ctx, ch)
 }
@@ -194,6 +194,7 @@ func checkDerivedViews(t *testing.T, ctx context.Context, ch *ClickHouse) {
 	if batches != 3 || events == 0 || unapplied != 0 {
 		t.Fatalf("ledger lineage: %d batches, %d events, %d not applied after their signal", batches, events, unapplied)
 	}
+	checkBatchSignals(t, ctx, ch, events)
 	var hourly uint64
 	q("SELECT sum(actions) FROM {{db}}.hourly_events WHERE workflow_type IN ('ledger', 'saga')", &hourly)
 	if hourly != actions {
@@ -263,5 +264,34 @@ func queryRow(t *testing.T, ctx context.Context, ch *ClickHouse, sql string, des
 		if !ok {
 			t.Fatalf("%s: column %s is %T %v, not %T", sql, tb.Columns[i], v, v, dest[i])
 		}
+	}
+}
+
+// checkBatchSignals: a live row for a signal whose history is mirrored
+// adds nothing to batch_signals; a live row of a run not yet mirrored
+// stands for its signal until then; a live row stored twice counts once.
+// historyEvents is what the ledger's mirrored signals carried.
+func checkBatchSignals(t *testing.T, ctx context.Context, ch *ClickHouse, historyEvents uint64) {
+	t.Helper()
+	db := ch.Database()
+	var topic string
+	var part, first, last int64
+	queryRow(t, ctx, ch, "SELECT kafka_topic, toInt64(kafka_partition), kafka_first_offset, kafka_last_offset FROM "+db+
+		".history_events FINAL WHERE workflow_id = 'ledger' AND kafka_topic != '' ORDER BY event_id LIMIT 1", &topic, &part, &first, &last)
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	mirrored := LiveSignalRow{Namespace: "default", WorkflowID: "ledger", WorkflowType: "ledger", RunID: "ledger-run",
+		KafkaTopic: topic, KafkaPartition: int32(part), KafkaFirstOffset: first, KafkaLastOffset: last, BatchEvents: uint32(last - first + 1), AppliedAt: at}
+	pending := LiveSignalRow{Namespace: "default", WorkflowID: "ledger", WorkflowType: "ledger", RunID: "ledger-run-2",
+		KafkaTopic: topic, KafkaPartition: int32(part), KafkaFirstOffset: 1000, KafkaLastOffset: 1006, BatchEvents: 7,
+		KafkaEventTypes: []string{"a", "b"}, AppliedAt: at}
+	for i := 0; i < 2; i++ {
+		if err := ch.InsertLiveSignals(ctx, []LiveSignalRow{mirrored, pending}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows, events, live uint64
+	queryRow(t, ctx, ch, "SELECT count(), sum(batch_events), countIf(source = 'live') FROM "+db+".batch_signals WHERE workflow_id = 'ledger'", &rows, &events, &live)
+	if rows != 4 || live != 1 || events != historyEvents+7 {
+		t.Fatalf("batch_signals: %d rows (%d live), %d events; want 3 from history + 1 live, %d events", rows, live, events, historyEvents+7)
 	}
 }

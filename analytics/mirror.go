@@ -39,6 +39,12 @@ type MirrorConfig struct {
 	// those hinted since the last visit. Other sweeps list only runs that
 	// closed since the previous sweep.
 	OpenEvery time.Duration
+	// LiveGrace, when the workers report applied signals (a LiveMirror
+	// feeds this mirror), is how long a hint waits for its workflow's
+	// first report before the mirror reads Temporal for it. Workflows that
+	// report cost Temporal nothing until a run ends (the sweep then reads
+	// its history once); zero means no feed: every hint is read.
+	LiveGrace time.Duration
 	// Parallel is how many runs are read from Temporal at once, overriding
 	// the default 8.
 	Parallel int
@@ -117,8 +123,9 @@ type Mirror struct {
 	openSeen time.Time // when the sweep last visited open runs
 
 	hintMu   sync.Mutex
-	hinted   map[string]bool
+	hinted   map[string]time.Time // workflow id -> its oldest pending hint
 	lastRead map[string]time.Time // workflow id -> its last hinted read, within HintEvery
+	live     map[string]time.Time // workflow id -> its last report (LiveMirror)
 	recent   map[string]bool      // workflows hinted since the sweep last visited open runs
 	hintC    chan struct{}
 }
@@ -134,8 +141,11 @@ const closedWindow = time.Minute
 // moments instead of a sweep interval. Never blocks.
 func (m *Mirror) Hint(workflowIDs ...string) {
 	m.hintMu.Lock()
+	now := time.Now()
 	for _, id := range workflowIDs {
-		m.hinted[id] = true
+		if _, ok := m.hinted[id]; !ok {
+			m.hinted[id] = now
+		}
 		m.recent[id] = true
 	}
 	m.hintMu.Unlock()
@@ -145,8 +155,10 @@ func (m *Mirror) Hint(workflowIDs ...string) {
 	}
 }
 
-// takeHints returns the hinted workflows not read within HintEvery, and
-// how long until the first of the others is due (0 if none waits).
+// takeHints returns the hinted workflows due for a read: not read within
+// HintEvery, not reporting themselves, and, with a live feed, hinted at
+// least LiveGrace ago. wait is how long until the first of the others is
+// due (0 if none waits).
 func (m *Mirror) takeHints(now time.Time) (ids []string, wait time.Duration) {
 	m.hintMu.Lock()
 	defer m.hintMu.Unlock()
@@ -155,11 +167,22 @@ func (m *Mirror) takeHints(now time.Time) (ids []string, wait time.Duration) {
 			delete(m.lastRead, id)
 		}
 	}
-	for id := range m.hinted {
+	later := func(at time.Time) {
+		if d := at.Sub(now); wait == 0 || d < wait {
+			wait = d
+		}
+	}
+	for id, hintedAt := range m.hinted {
+		if _, ok := m.live[id]; ok {
+			delete(m.hinted, id)
+			continue
+		}
 		if at, ok := m.lastRead[id]; ok {
-			if d := at.Add(m.cfg.HintEvery).Sub(now); wait == 0 || d < wait {
-				wait = d
-			}
+			later(at.Add(m.cfg.HintEvery))
+			continue
+		}
+		if due := hintedAt.Add(m.cfg.LiveGrace); m.cfg.LiveGrace > 0 && due.After(now) {
+			later(due)
 			continue
 		}
 		ids = append(ids, id)
@@ -232,9 +255,16 @@ func NewMirror(cfg MirrorConfig, src HistorySource, store Store) (*Mirror, error
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Mirror{cfg: cfg, src: src, store: store, builders: map[string]*RowBuilder{}, latest: map[string]RunRef{},
-		stored: map[string]time.Time{}, hinted: map[string]bool{}, lastRead: map[string]time.Time{}, recent: map[string]bool{},
-		hintC: make(chan struct{}, 1)}, nil
+	m := &Mirror{cfg: cfg, src: src, store: store, builders: map[string]*RowBuilder{}, latest: map[string]RunRef{},
+		stored: map[string]time.Time{}, hinted: map[string]time.Time{}, lastRead: map[string]time.Time{}, recent: map[string]bool{},
+		live:  map[string]time.Time{},
+		hintC: make(chan struct{}, 1)}
+	if cfg.LiveGrace > 0 {
+		// Reporting workflows are known only once their reports arrive:
+		// visiting open runs at once would read every one of them.
+		m.openSeen = time.Now()
+	}
+	return m, nil
 }
 
 // Run sweeps every Interval and mirrors hinted workflows until ctx ends.
@@ -325,6 +355,12 @@ func (m *Mirror) Sweep(ctx context.Context) (SweepStats, error) {
 		m.hintMu.Lock()
 		recent := m.recent
 		m.recent = map[string]bool{}
+		for id, at := range m.live {
+			recent[id] = true
+			if start.Sub(at) > 2*m.cfg.OpenEvery {
+				delete(m.live, id) // long quiet: its next report marks it again
+			}
+		}
 		m.hintMu.Unlock()
 		var open []RunRef
 		err := m.src.ListRuns(ctx, and(m.cfg.Query, `ExecutionStatus = "Running"`), func(r RunRef) error {

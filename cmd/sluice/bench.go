@@ -106,12 +106,12 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 	}
 	fmt.Fprintf(w, "\nHistory mirror (as `sluice dev` runs it), full speed with it on ÷ off: %.2f (%.0f vs %.0f events/s).\n",
 		on.Mirror.ShareOfOff, on.EventsPerSec, full.EventsPerSec)
-	fmt.Fprintln(w, "\n| mirror on during | lag p50 | lag p99 | history rows | Temporal calls | calls/row | list | describe | history pages | reverse pages |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "\n| mirror on during | live rows | live lag p50 | live lag p99 | history rows | history lag p50 | history lag p99 | Temporal calls | calls/row | list | describe | history pages | reverse pages |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
 		if m := r.Mirror; m != nil {
-			fmt.Fprintf(w, "| %s | %s | %s | %d | %d | %.3f | %d | %d | %d | %d |\n", r.Name, r.MirrorLagP50, r.MirrorLagP99,
-				m.Rows, m.Calls(), m.CallsPerRow(), m.List, m.Describe, m.History, m.Reverse)
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %d | %s | %s | %d | %.3f | %d | %d | %d | %d |\n", r.Name, m.LiveRows, m.LiveLagP50, m.LiveLagP99,
+				m.Rows, r.MirrorLagP50, r.MirrorLagP99, m.Calls(), m.CallsPerRow(), m.List, m.Describe, m.History, m.Reverse)
 		}
 	}
 }

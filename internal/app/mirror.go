@@ -7,6 +7,7 @@ import (
 	"context"
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/consumers"
@@ -21,8 +22,9 @@ func RunMirror(ctx context.Context, c *Config) error { return RunMirrorProbed(ct
 // MirrorProbe counts what a mirror costs Temporal and what it stores: the
 // benchmark's calls per mirrored event.
 type MirrorProbe struct {
-	Calls analytics.SourceCalls
-	Rows  atomic.Int64 // history rows stored
+	Calls    analytics.SourceCalls
+	Rows     atomic.Int64 // history rows stored
+	LiveRows atomic.Int64 // live rows stored
 }
 
 // RunMirrorProbed is RunMirror, counting into p if it is not nil.
@@ -46,10 +48,16 @@ func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 		observe := onInsert
 		onInsert = func(rows []analytics.EventRow) { p.Rows.Add(int64(len(rows))); observe(rows) }
 	}
-	m, err := analytics.NewMirror(analytics.MirrorConfig{
+	mcfg := analytics.MirrorConfig{
 		Namespace: c.Namespace, Interval: c.MirrorInterval, TenantPattern: c.TenantPattern, HintsOnly: c.MirrorHintsOnly,
 		OnInsert: onInsert, Logger: c.Logger.With("component", "mirror"),
-	}, src, ch)
+	}
+	if len(c.Brokers) > 0 {
+		// Sluice's workers report applied signals (livefeed.go); a hint
+		// waits this long for its workflow's first report.
+		mcfg.LiveGrace = 5 * time.Second
+	}
+	m, err := analytics.NewMirror(mcfg, src, ch)
 	if err != nil {
 		return err
 	}
@@ -77,13 +85,40 @@ func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 	defer localHints.add(m.Hint)()
 	mm := &analytics.MilestoneMirror{Source: milestoneSource{r, c.Logger}, Store: ch, Hint: m.Hint,
 		Logger: c.Logger.With("component", "milestone-mirror")}
-	errc := make(chan error, 1)
+	ls, err := newLiveSource(ctx, c, tel.kafka("live"))
+	if err != nil {
+		return err
+	}
+	defer ls.Close()
+	var liveStore analytics.LiveStore = ch
+	if p != nil {
+		liveStore = countedLive{ch, &p.LiveRows}
+	}
+	lm := &analytics.LiveMirror{Source: ls, Store: liveStore, Mirror: m, Logger: c.Logger.With("component", "live-mirror")}
+	errc := make(chan error, 2)
 	go func() { errc <- mm.Run(ctx) }()
+	go func() { errc <- lm.Run(ctx) }()
 	err = m.Run(ctx)
-	if err2 := <-errc; err == nil {
-		err = err2
+	for range 2 {
+		if err2 := <-errc; err == nil {
+			err = err2
+		}
 	}
 	return err
+}
+
+// countedLive counts the live rows stored (the benchmark's probe).
+type countedLive struct {
+	analytics.LiveStore
+	n *atomic.Int64
+}
+
+func (s countedLive) InsertLiveSignals(ctx context.Context, rows []analytics.LiveSignalRow) error {
+	if err := s.LiveStore.InsertLiveSignals(ctx, rows); err != nil {
+		return err
+	}
+	s.n.Add(int64(len(rows)))
+	return nil
 }
 
 // milestoneSource adapts the Kafka reader to the analytics package.

@@ -63,7 +63,13 @@ func RunWorker(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer stop()
+	feed, stopFeed, err := startLiveFeed(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer stopFeed()
 	w := worker.New(tc, c.TaskQueue, worker.Options{
+		Interceptors: feed,
 		// The SDK's default of two pollers caps workflow-task throughput at
 		// two long-poll round trips at a time; entity workflows are many and
 		// small, so poll wider.

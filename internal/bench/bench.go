@@ -168,6 +168,14 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	full := len(results)
 	results = append(results, r)
 
+	// 1a. Full speed again with the history mirror on (mirror.go), at once:
+	// the bare phases below fill the worker's workflow cache with theirs.
+	on, err := runMirrorOnPhase(ctx, &base, prod, gen, tr, temporalPid, o, r)
+	if err != nil {
+		return results, err
+	}
+	results = append(results, on)
+
 	// 1b. The limit: a bare workflow at the bridge's mean batch size, as
 	// many signals as the bridge sent (warm: its entities started first).
 	if r.Signals > 0 {
@@ -189,14 +197,9 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 		results = append(results, br)
 	}
 
-	// 1c. Full speed again with the history mirror on (mirror.go); it
-	// stays on for the half-rate phase.
+	// The mirror is on for the half-rate phase too, caught up first.
 	off := results[full]
-	r, mr, err := runMirrorOnPhase(ctx, &base, prod, gen, tr, temporalPid, o, off)
-	if err != nil {
-		return results, err
-	}
-	results = append(results, r)
+	mr := startCaughtUpMirror(ctx, &base)
 
 	// 2. Bridge at half the measured rate: the latency a user sees in
 	// steady state rather than while a backlog drains.
@@ -211,6 +214,9 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	if err == nil {
 		r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &hcfg, phaseStart)
 		r.Mirror = mr.since(mark)
+	}
+	if err == nil {
+		err = r.Mirror.liveLag(ctx, &hcfg, phaseStart)
 	}
 	mr.stop()
 	if err != nil {
