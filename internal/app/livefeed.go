@@ -47,8 +47,10 @@ func startLiveFeed(ctx context.Context, c *Config) ([]interceptor.WorkerIntercep
 		return nil, nil, err
 	}
 	if err := ensureLiveTopic(ctx, c, cl); err != nil {
-		cl.Close()
-		return nil, nil, err
+		// A principal without the right to create topics still reports
+		// into a topic made by someone who has it; without the topic the
+		// reports are dropped and the mirror reads history, as before.
+		c.Logger.Warn("live feed: cannot create its topic; create it, or the mirror reads history on hints", "topic", liveTopic(c), "err", err)
 	}
 	p := &livefeed.Producer{Client: cl, Topic: liveTopic(c)}
 	return []interceptor.WorkerInterceptor{&livefeed.Interceptor{Emit: p.Emit}}, func() {
@@ -76,8 +78,7 @@ func newLiveSource(ctx context.Context, c *Config, opts ...kgo.Opt) (*liveSource
 		return nil, err
 	}
 	if err := ensureLiveTopic(ctx, c, cl); err != nil {
-		cl.Close()
-		return nil, err
+		c.Logger.Warn("mirror: cannot create the live topic; reading it once it exists", "topic", liveTopic(c), "err", err)
 	}
 	return &liveSource{cl: cl}, nil
 }
