@@ -100,6 +100,7 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",
 			full.ShareOfBare, perSignal(full), perSignal(find("events per signal")))
 	}
+	costTable(w, rs)
 	on := find("mirror on")
 	if on == nil || on.Mirror == nil || full == nil {
 		return
@@ -123,4 +124,25 @@ func perSignal(r *bench.Result) string {
 	}
 	total := time.Duration(float64(r.TemporalPer10k) * float64(r.Applied) / 10000)
 	return (total / time.Duration(r.Signals)).Round(10 * time.Microsecond).String()
+}
+
+// costTable breaks each measured phase's Temporal work down per accepted
+// signal: what the history holds and what the worker did.
+func costTable(w io.Writer, rs []bench.Result) {
+	header := false
+	for _, r := range rs {
+		c := r.Cost
+		if c == nil || c.Signals == 0 {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\nPer accepted signal (histories of every signalled workflow read back to the phase start; worker SDK metrics):")
+			fmt.Fprintln(w, "\n| phase | Temporal CPU | history events | history bytes | workflow tasks | task timeouts | markers (bytes) | timers | activities | other commands | sticky hits | sticky misses | forced evictions | history fetches | worker time per task |")
+			fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+			header = true
+		}
+		fmt.Fprintf(w, "| %s | %s | %.2f | %.0f | %.3f | %.3f | %.3f (%.0f B) | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s |\n",
+			r.Name, perSignal(&r), c.Events, c.Bytes, c.Tasks, c.TaskTimeouts, c.Markers, c.MarkerB, c.Timers, c.Activities, c.OtherCommands,
+			c.StickyHits, c.StickyMisses, c.ForcedEvictions, c.HistoryFetches, c.WorkerTaskTime.Round(10*time.Microsecond))
+	}
 }

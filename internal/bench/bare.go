@@ -59,13 +59,23 @@ func bareBatch(k int, payload string) *schemas.SignalBatch {
 	return b
 }
 
-// runBarePhase sends signals of k events to bare workflows (zipf keys, or
-// every key once when cold) with the bridge's concurrency, as many as the
-// bridge phase sent or until budget, encoded as the bridge encodes them.
-func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options, k, signals int, cold bool, budget time.Duration) (Result, error) {
+// runBarePhase sends signals of k events to bare workflows with the
+// bridge's concurrency, encoded as the bridge encodes them, until budget:
+// when cold, one to every key; with seq, one per element to that key's
+// workflow in that order, at most one in flight per workflow (the
+// bridge's own sequence of accepted signals, so the server sees the same
+// workflows signalled as often and never concurrently); otherwise as many
+// as signals to zipf-drawn keys, several in flight per key.
+func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options, k, signals int, cold bool, seq []string, budget time.Duration) (Result, error) {
 	name := fmt.Sprintf("bare workflow, %d events per signal", k)
-	if cold {
+	switch {
+	case cold:
 		name = "bare workflow, cold: every signal starts one"
+	case seq != nil:
+		signals = len(seq)
+		name += ", the bridge's workflows in its order"
+	default:
+		name = fmt.Sprintf("bare workflow, %d events/signal to zipf keys, several in flight per key", k)
 	}
 	tc, err := app.DialTemporal(ctx, c)
 	if err != nil {
@@ -81,18 +91,33 @@ func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options
 	var sent, calls atomic.Int64
 	var next atomic.Uint64
 	var mu sync.Mutex
+	touched := map[string]bool{}
+	// With seq, a key's next signal waits for its previous one.
+	var busy sync.Map // key -> *sync.Mutex
 	zipf := rand.NewZipf(rand.New(rand.NewPCG(o.Seed+7, o.Seed+8)), o.ZipfS, 1, uint64(o.Entities-1))
-	key := func() (uint64, bool) {
+	key := func() (string, bool) {
 		if cold {
 			n := next.Add(1) - 1
-			return n, n < uint64(signals)
+			return "e" + strconv.FormatUint(n, 10), n < uint64(signals)
+		}
+		if seq != nil {
+			n := next.Add(1) - 1
+			if n >= uint64(len(seq)) {
+				return "", false
+			}
+			mu.Lock()
+			touched[seq[n]] = true
+			mu.Unlock()
+			return seq[n], true
 		}
 		if int(sent.Load()) >= signals {
-			return 0, false
+			return "", false
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		return zipf.Uint64(), true
+		k := "e" + strconv.FormatUint(zipf.Uint64(), 10)
+		touched[k] = true
+		return k, true
 	}
 	settle(ctx, temporalPid)
 	m := startMeasure(temporalPid)
@@ -106,7 +131,13 @@ func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options
 				if !ok {
 					return
 				}
-				wid := "bare-e" + strconv.FormatUint(kk, 10)
+				var l *sync.Mutex
+				if seq != nil {
+					v, _ := busy.LoadOrStore(kk, new(sync.Mutex))
+					l = v.(*sync.Mutex)
+					l.Lock()
+				}
+				wid := "bare-" + kk
 				for pctx.Err() == nil {
 					calls.Add(1)
 					if _, err := tc.SignalWithStartWorkflow(pctx, wid, schemas.SignalName, payload,
@@ -116,6 +147,9 @@ func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options
 					}
 					time.Sleep(50 * time.Millisecond)
 				}
+				if l != nil {
+					l.Unlock()
+				}
 			}
 		}()
 	}
@@ -123,6 +157,9 @@ func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options
 	el := time.Since(m.start)
 	n := int(sent.Load())
 	r := Result{Name: name, Offered: n * k, Applied: n * k, Elapsed: el, PeakRSS: peakRSS(), Signals: int64(n)}
+	for kk := range touched {
+		r.workflowIDs = append(r.workflowIDs, "bare-"+kk)
+	}
 	if n > 0 {
 		r.EventsPerSec = float64(n*k) / el.Seconds()
 		r.ActionsPerEvent = float64(calls.Load()) / float64(n*k)

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/segmentio/encoding/json"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
@@ -101,6 +103,10 @@ type Result struct {
 	// same events per signal (full-speed phase only).
 	ShareOfBare float64
 	Mirror      *MirrorStats // phases with the history mirror on (mirror.go)
+	// Cost breaks the phase's Temporal work down per signal (cost.go).
+	Cost *Cost
+
+	workflowIDs []string // the workflows the phase signalled
 }
 
 // Run runs the phases against a running stack: bridge at full speed, bridge
@@ -130,6 +136,15 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	// The worker runs the demo domains and the bare workflow.
 	wcfgBase := base
 	wcfgBase.Domains = append(builtin.Domains(base.BuiltinConfig()), bareEntity{})
+	cm, err := newCostMeter(ctx, &base, &wcfgBase)
+	if err != nil {
+		return nil, err
+	}
+	defer cm.close()
+	// The bare phases run as many workflows again in the same worker: room
+	// for both, or they evict the entities the later phases signal and
+	// every first task of those is a replay from the whole history.
+	worker.SetStickyWorkflowCacheSize(max(10_000, 2*o.Entities+1000))
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = app.RunWorker(ctx, &wcfgBase) }()
 
@@ -161,10 +176,20 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	bcfg := base
 	bcfg.InputTopic, bcfg.Group, bcfg.WorkflowIDPrefix = "bench.bridge", "bench-bridge", "bridge-"
 	bcfg.Bridge.MaxInFlight = o.Concurrency
+	// The bare phase replays which entity each accepted signal went to.
+	var seqMu sync.Mutex
+	var seq []string
+	bcfg.Bridge.OnSignaled = func(id string) {
+		seqMu.Lock()
+		seq = append(seq, strings.TrimPrefix(id, bcfg.WorkflowIDPrefix))
+		seqMu.Unlock()
+	}
+	cmark := cm.begin()
 	r, err := runBridgePhase(ctx, &bcfg, prod, gen, tr, temporalPid, o.Events, 0, 0, "sluice bridge, full speed")
 	if err != nil {
 		return results, err
 	}
+	r.Cost = cm.end(ctx, cmark, app.Domain.Type, prefixed(bcfg.WorkflowIDPrefix, gen.keys(bcfg.InputTopic)))
 	full := len(results)
 	results = append(results, r)
 
@@ -181,20 +206,34 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	if r.Signals > 0 {
 		k := max(1, int(float64(r.Applied)/float64(r.Signals)+0.5))
 		if o.Warm {
-			cr, err := runBarePhase(ctx, &base, temporalPid, o, 1, o.Entities, true, 5*time.Minute)
+			cr, err := runBarePhase(ctx, &base, temporalPid, o, 1, o.Entities, true, nil, 5*time.Minute)
 			if err != nil {
 				return results, err
 			}
 			results = append(results, cr)
 		}
-		br, err := runBarePhase(ctx, &base, temporalPid, o, k, int(r.Signals), false, 5*time.Minute)
+		seqMu.Lock()
+		bseq := slices.Clone(seq)
+		seqMu.Unlock()
+		cmark := cm.begin()
+		br, err := runBarePhase(ctx, &base, temporalPid, o, k, int(r.Signals), false, bseq, 5*time.Minute)
 		if err != nil {
 			return results, err
 		}
+		br.Cost = cm.end(ctx, cmark, BareWorkflowType, br.workflowIDs)
+		// The same number of signals to zipf-drawn keys, several in flight
+		// per key: what the server carries when one workflow's signals pile
+		// up (they share workflow tasks), which the bridge never sends.
+		cmark = cm.begin()
+		zr, err := runBarePhase(ctx, &base, temporalPid, o, k, int(r.Signals), false, nil, 5*time.Minute)
+		if err != nil {
+			return results, err
+		}
+		zr.Cost = cm.end(ctx, cmark, BareWorkflowType, zr.workflowIDs)
 		if br.EventsPerSec > 0 {
 			results[full].ShareOfBare = r.EventsPerSec / br.EventsPerSec
 		}
-		results = append(results, br)
+		results = append(results, br, zr)
 	}
 
 	// The mirror is on for the half-rate phase too, caught up first.
