@@ -75,6 +75,14 @@ func RunWorker(ctx context.Context, c *Config) error {
 		// small, so poll wider.
 		MaxConcurrentWorkflowTaskPollers: 8,
 		DeploymentOptions:                workerDeployment(c),
+		// A sticky task not picked up within this is taken off this
+		// worker's queue and replayed from the whole history by any worker.
+		// Under a burst the task backlog runs well past the SDK's 5 s: at
+		// 5 s, 69% of the bench's workflow tasks were replayed that way,
+		// doubling Temporal's CPU per signal (BENCHMARKS.md). A crashed
+		// worker's queued tasks wait this long once; new ones go to the
+		// shared queue as soon as the server sees nobody polling.
+		StickyScheduleToStartTimeout: time.Minute,
 	})
 	for _, d := range c.domains() {
 		d.RegisterWorkflow(w, c.MaxSignalsPerRun)
