@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -66,7 +67,8 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	// Temporal's Worker Controller for Kubernetes sets the TEMPORAL_ ones.
 	fs.StringVar(&c.deploymentName, "deployment-name", env("SLUICE_DEPLOYMENT_NAME", env("TEMPORAL_DEPLOYMENT_NAME", "")), "worker: the Temporal Worker Deployment to join (default: the task queue's name) ($SLUICE_DEPLOYMENT_NAME, $TEMPORAL_DEPLOYMENT_NAME)")
 	fs.StringVar(&c.buildID, "build-id", env("SLUICE_BUILD_ID", env("TEMPORAL_WORKER_BUILD_ID", "")), "worker: this build's id in the Worker Deployment; set, entity workflows are Pinned to it and move to the current version at Continue-As-New; empty: unversioned ($SLUICE_BUILD_ID, $TEMPORAL_WORKER_BUILD_ID)")
-	fs.IntVar(&c.maxSignalsPerRun, "max-signals-per-run", 0, "worker: entity workflows continue as new after this many signals (0: the domain's own threshold, 2,000 by default)")
+	maxSignals, _ := strconv.Atoi(env("SLUICE_MAX_SIGNALS_PER_RUN", "0")) // a bad value is 0: the default
+	fs.IntVar(&c.maxSignalsPerRun, "max-signals-per-run", maxSignals, "worker: entity workflows continue as new after this many signals (0: the domain's own threshold, 2,000 by default); with Worker Versioning, also how soon an entity moves to a new current build ($SLUICE_MAX_SIGNALS_PER_RUN)")
 	fs.StringVar(&c.idPrefix, "workflow-id-prefix", "ledger-", "workflow id = prefix + record key (without --routes)")
 	fs.StringVar(&c.orders, "orders-topic", "sluice.orders", "topic of the order domain (without --routes)")
 	fs.StringVar(&c.tickets, "tickets-topic", "sluice.tickets", "topic of the support agent domain (without --routes)")

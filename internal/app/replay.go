@@ -25,7 +25,9 @@ import (
 func NewReplayer(c *Config) worker.WorkflowReplayer {
 	r := worker.NewWorkflowReplayer()
 	for _, d := range c.domains() {
-		d.RegisterWorkflow(r, 0)
+		// The Continue-As-New threshold decides commands: a run that
+		// continued after 3 signals replays only with 3.
+		d.RegisterWorkflow(r, c.MaxSignalsPerRun)
 	}
 	return r
 }
@@ -63,7 +65,7 @@ func ReplayQuery(ctx context.Context, c *Config, query string, limit int, log tl
 // workflows are Pinned, so this build never replays a run another build
 // started; what it must do is take over at Continue-As-New: start from the
 // input (state, marks, backlog) the running build hands over. So each
-// matching run's history is cut after its first workflow task started and
+// matching run's history is cut after its first workflow task completed and
 // replayed on this build: its input decoded and its first task run, the
 // old build's commands not compared. A run started by Continue-As-New
 // carries exactly what the old build's next handover will.
@@ -112,8 +114,9 @@ func replayListed(ctx context.Context, c *Config, query string, limit int, hando
 }
 
 // replayFirstTask replays a run's history up to its first workflow task
-// started: the replayer runs that task on this build without a recorded
-// completion to compare against.
+// completed: the replayer runs that task on this build, and with no events
+// after it, the commands it issues are not compared with the old build's
+// (a history cut before the completion would not run the task at all).
 func replayFirstTask(ctx context.Context, tc client.Client, r worker.WorkflowReplayer, log tlog.Logger, ex workflow.Execution) error {
 	it := tc.GetWorkflowHistory(ctx, ex.ID, ex.RunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	h := &historypb.History{}
@@ -123,9 +126,9 @@ func replayFirstTask(ctx context.Context, tc client.Client, r worker.WorkflowRep
 			return fmt.Errorf("read history: %w", err)
 		}
 		h.Events = append(h.Events, e)
-		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_STARTED {
+		if e.GetEventType() == enumspb.EVENT_TYPE_WORKFLOW_TASK_COMPLETED {
 			return r.ReplayWorkflowHistoryWithOptions(log, h, worker.ReplayWorkflowHistoryOptions{OriginalExecution: ex})
 		}
 	}
-	return errors.New("the run has not started a workflow task yet: nothing to check")
+	return errors.New("the run has not completed a workflow task yet: nothing to check (a run stuck on its first task cannot be taken over either)")
 }

@@ -41,7 +41,13 @@ type env struct {
 
 func startEnv(t *testing.T, ctx context.Context, dynamicConfig ...string) *env {
 	t.Helper()
-	s, err := stack.Start(ctx, stack.Options{Headless: true, TemporalDynamicConfig: dynamicConfig})
+	return startEnvWith(t, ctx, stack.Options{Headless: true, TemporalDynamicConfig: dynamicConfig})
+}
+
+// startEnvWith is startEnv on a stack started with o.
+func startEnvWith(t *testing.T, ctx context.Context, o stack.Options) *env {
+	t.Helper()
+	s, err := stack.Start(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
