@@ -19,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
 
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/schemas"
@@ -341,6 +343,12 @@ func TestTypeScriptEntity(t *testing.T) {
 		}
 	}
 
+	var wids []string
+	for _, k := range keys {
+		wids = append(wids, wid(k))
+	}
+	replayTypeScript(t, ctx, e, node, dir, wids)
+
 	// Milestones on Kafka: <wid>#1..n, what the model says, each valid.
 	total := 0
 	for _, m := range models {
@@ -382,6 +390,54 @@ func TestTypeScriptEntity(t *testing.T) {
 			}
 		}
 	}
+}
+
+// replayTypeScript exports every run of these workflows as JSON (the
+// temporal CLI's format) and replays them with the example's replay gate
+// (lib/replay.js, the TypeScript SDK's replayer): the code that wrote them
+// must replay them deterministically.
+func replayTypeScript(t *testing.T, ctx context.Context, e *env, node, dir string, wids []string) {
+	t.Helper()
+	var files []string
+	out := t.TempDir()
+	for _, wid := range wids {
+		desc, err := e.tc.DescribeWorkflowExecution(ctx, wid, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for runID := desc.GetWorkflowExecutionInfo().GetFirstRunId(); runID != ""; {
+			h := &historypb.History{}
+			next := ""
+			it := e.tc.GetWorkflowHistory(ctx, wid, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+			for it.HasNext() {
+				ev, err := it.Next()
+				if err != nil {
+					t.Fatal(err)
+				}
+				h.Events = append(h.Events, ev)
+				if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
+					next = a.GetNewExecutionRunId()
+				}
+			}
+			b, err := temporalproto.CustomJSONMarshalOptions{}.Marshal(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := filepath.Join(out, wid+"-"+runID+".json")
+			if err := os.WriteFile(f, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, f)
+			runID = next
+		}
+	}
+	cmd := exec.CommandContext(ctx, node, append([]string{"lib/replay.js"}, files...)...)
+	cmd.Dir = dir
+	res, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(res), fmt.Sprintf("%d replayed, 0 failed", len(files))) {
+		t.Fatalf("replaying %d ts.Tally histories: %v\n%s", len(files), err, res)
+	}
+	t.Logf("%d ts.Tally runs replay on this build", len(files))
 }
 
 // buildTypeScriptExample installs the example's npm packages when missing
