@@ -170,7 +170,9 @@ func printBanner(st *stack.Stack, cfg *app.Config, demoOn bool, dashURL, adminUR
 	if ui == "" {
 		ui = "(headless)"
 	}
-	q := "SELECT workflow_type, event_type, count() AS events FROM sluice.history_events FINAL GROUP BY workflow_type, event_type ORDER BY events DESC"
+	// batch_signals: every batch signal so far, live (reported by the
+	// worker as applied) until the run's history is mirrored at its end.
+	q := "SELECT workflow_type, source, count() AS signals, sum(batch_events) AS events FROM sluice.batch_signals GROUP BY workflow_type, source ORDER BY events DESC"
 	fmt.Printf(`
 Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
 
@@ -187,7 +189,7 @@ Sluice dev stack is up (state in %s). Ctrl-C stops everything; a rerun resumes.
   ClickHouse         native %s, HTTP %s
   demo traffic       %v
 
-Sample query (history mirrored into ClickHouse):
+Sample query (Sluice's signals in ClickHouse, live and from mirrored history):
   curl -s '%s/' --data-binary '%s'
 
 Other sluice commands in another shell reach this stack with no flags on the

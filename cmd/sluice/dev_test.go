@@ -57,14 +57,15 @@ func TestDevCommand(t *testing.T) {
 		return strings.Contains(string(out), "ledger.Account") && strings.Contains(string(out), "order.Order") &&
 			strings.Contains(string(out), "support.Ticket")
 	})
-	waitUntil(t, ctx, "the sample query to return mirrored rows", func() bool {
+	waitUntil(t, ctx, "the sample query to return the ledger's live signals", func() bool {
 		resp, err := http.Post(sample[1], "text/plain", strings.NewReader(sample[2]))
 		if err != nil {
 			return false
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode == 200 && strings.Contains(string(b), "WorkflowExecutionSignaled")
+		// TSV rows: workflow type, source (live or history), signals, events.
+		return resp.StatusCode == 200 && strings.Contains(string(b), "ledger.Account\tlive\t")
 	})
 	// The admin endpoint the banner points at is ready (Kafka and Temporal
 	// answer) and exports the bridge's counters.
