@@ -21,6 +21,9 @@ import (
 	"errors"
 	"sync"
 
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/secure"
 	"github.com/sluicehq/sluice/workflows"
@@ -143,3 +146,33 @@ func EnsureTopics(ctx context.Context, cfg *Config) error { return app.EnsureTop
 // Migrate applies the ClickHouse migrations not applied yet and returns
 // their names.
 func Migrate(ctx context.Context, cfg *Config) ([]string, error) { return app.Migrate(ctx, cfg) }
+
+// ReplayResult is one replayed history's verdict (Err nil: deterministic,
+// or, for a handover, taken over).
+type ReplayResult = app.ReplayResult
+
+// NewReplayer returns a Temporal workflow replayer with the domains'
+// workflows registered as a worker with cfg registers them (the
+// Continue-As-New threshold, cfg.MaxSignalsPerRun, decides where a run
+// continued as new): replay golden histories in a test, or live ones with
+// its ReplayWorkflowExecution, before deploying new workflow code.
+func NewReplayer(cfg *Config, domains ...workflows.Entity) (worker.WorkflowReplayer, error) {
+	if len(domains) == 0 {
+		return nil, ErrNoDomains
+	}
+	c := *cfg
+	c.Domains = domains
+	return app.NewReplayer(&c), nil
+}
+
+// ReplayHandover is the Worker Versioning gate (`sluice replay
+// --handover`): can this build, with these domains, take over the open runs
+// matching query when they continue as new? It replays each run's first
+// workflow task on this build, at most limit runs.
+func ReplayHandover(ctx context.Context, cfg *Config, query string, limit int, domains ...workflows.Entity) ([]ReplayResult, error) {
+	c, err := withDomains(cfg, domains)
+	if err != nil {
+		return nil, err
+	}
+	return app.ReplayHandover(ctx, c, query, limit, tlog.NewStructuredLogger(c.Logger), nil)
+}
