@@ -41,6 +41,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	tel.bridge()
 	tel.worker()
 	tel.mirror()
+	tel.mirrorLive()
 	names := map[string]bool{}
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
 	describe := func(c prometheus.Collector) {

@@ -90,10 +90,11 @@ func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 		return err
 	}
 	defer ls.Close()
-	var liveStore analytics.LiveStore = ch
+	var probed *atomic.Int64
 	if p != nil {
-		liveStore = countedLive{ch, &p.LiveRows}
+		probed = &p.LiveRows
 	}
+	liveStore := countedLive{ch, tel.mirrorLive(), probed}
 	lm := &analytics.LiveMirror{Source: ls, Store: liveStore, Mirror: m, Logger: c.Logger.With("component", "live-mirror")}
 	errc := make(chan error, 2)
 	go func() { errc <- mm.Run(ctx) }()
@@ -107,17 +108,22 @@ func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 	return err
 }
 
-// countedLive counts the live rows stored (the benchmark's probe).
+// countedLive counts the live rows stored: into the metric, and into the
+// benchmark's probe when there is one.
 type countedLive struct {
 	analytics.LiveStore
-	n *atomic.Int64
+	observe func(n int)
+	probe   *atomic.Int64
 }
 
 func (s countedLive) InsertLiveSignals(ctx context.Context, rows []analytics.LiveSignalRow) error {
 	if err := s.LiveStore.InsertLiveSignals(ctx, rows); err != nil {
 		return err
 	}
-	s.n.Add(int64(len(rows)))
+	s.observe(len(rows))
+	if s.probe != nil {
+		s.probe.Add(int64(len(rows)))
+	}
 	return nil
 }
 

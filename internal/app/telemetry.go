@@ -203,6 +203,14 @@ func (t *telemetry) worker() func([]schemas.Milestone, time.Duration, error) {
 	}
 }
 
+// mirrorLive registers the live mirror's row counter and returns its hook.
+func (t *telemetry) mirrorLive() func(n int) {
+	rows := prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_mirror_live_rows_total",
+		Help: "Batch signals the workers reported applied, written to ClickHouse (live_signals) before their run's history is mirrored."})
+	t.register(rows)
+	return func(n int) { rows.Add(float64(n)) }
+}
+
 // mirror registers the history mirror's metrics and returns its hook.
 func (t *telemetry) mirror() func([]analytics.EventRow) {
 	rows := prometheus.NewCounter(prometheus.CounterOpts{Name: "sluice_mirror_rows_total",
