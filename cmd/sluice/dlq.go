@@ -30,13 +30,10 @@ A redrive puts the original key, value and headers back on the source topic;
 the event keeps its id, and the entity workflow applies a redriven id once.`
 
 func runDLQ(ctx context.Context, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(os.Stderr, dlqUsage)
-		return errors.New("name a dlq command: list, inspect or redrive")
+	verb, fs, err := subcommand("dlq", dlqUsage, "list, inspect or redrive", args)
+	if err != nil {
+		return err
 	}
-	verb := args[0]
-	fs := flag.NewFlagSet("dlq "+verb, flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), dlqUsage); fs.PrintDefaults() }
 	var kf kafkaFlags
 	kf.register(fs)
 	topic := fs.String("topic", "sluice.dlq", "dead-letter topic")
@@ -128,4 +125,16 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n-1] + "…"
+}
+
+// subcommand takes the verb of `sluice <cmd> <verb> [flags]` and returns a
+// flag set for it whose -h prints the command's usage.
+func subcommand(cmd, usage, verbs string, args []string) (string, *flag.FlagSet, error) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(os.Stderr, usage)
+		return "", nil, fmt.Errorf("name a %s command: %s", cmd, verbs)
+	}
+	fs := flag.NewFlagSet(cmd+" "+args[0], flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage); fs.PrintDefaults() }
+	return args[0], fs, nil
 }

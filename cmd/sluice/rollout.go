@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/sluicehq/sluice/internal/app"
@@ -30,13 +28,10 @@ Continue-As-New to B; ramp sends P percent of them to B first; rolling back is
 set-current with the previous build. See deploy/runbooks/deploying-workflow-code.md.`
 
 func runRollout(ctx context.Context, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fmt.Fprintln(os.Stderr, rolloutUsage)
-		return errors.New("name a rollout command: status, set-current or ramp")
+	verb, fs, err := subcommand("rollout", rolloutUsage, "status, set-current or ramp", args)
+	if err != nil {
+		return err
 	}
-	verb := args[0]
-	fs := flag.NewFlagSet("rollout "+verb, flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), rolloutUsage); fs.PrintDefaults() }
 	var c connFlags
 	c.register(fs)
 	percent := fs.Float64("percent", 0, "ramp: percentage (0-100) of new runs and Continue-As-News sent to --build-id")

@@ -401,34 +401,16 @@ func replayTypeScript(t *testing.T, ctx context.Context, e *env, node, dir strin
 	var files []string
 	out := t.TempDir()
 	for _, wid := range wids {
-		desc, err := e.tc.DescribeWorkflowExecution(ctx, wid, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for runID := desc.GetWorkflowExecutionInfo().GetFirstRunId(); runID != ""; {
-			h := &historypb.History{}
-			next := ""
-			it := e.tc.GetWorkflowHistory(ctx, wid, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				ev, err := it.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
-				h.Events = append(h.Events, ev)
-				if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
-					next = a.GetNewExecutionRunId()
-				}
-			}
+		for i, h := range runHistories(t, ctx, e, wid) {
 			b, err := temporalproto.CustomJSONMarshalOptions{}.Marshal(h)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f := filepath.Join(out, wid+"-"+runID+".json")
+			f := filepath.Join(out, fmt.Sprintf("%s-run%d.json", wid, i+1))
 			if err := os.WriteFile(f, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
 			files = append(files, f)
-			runID = next
 		}
 	}
 	cmd := exec.CommandContext(ctx, node, append([]string{"lib/replay.js"}, files...)...)
@@ -438,6 +420,39 @@ func replayTypeScript(t *testing.T, ctx context.Context, e *env, node, dir strin
 		t.Fatalf("replaying %d ts.Tally histories: %v\n%s", len(files), err, res)
 	}
 	t.Logf("%d ts.Tally runs replay on this build", len(files))
+}
+
+// runHistories returns every run of a workflow id, first to latest,
+// following Continue-As-New; a run that ended otherwise must be the latest.
+func runHistories(t *testing.T, ctx context.Context, e *env, wid string) []*historypb.History {
+	t.Helper()
+	desc, err := e.tc.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	var runs []*historypb.History
+	for runID := desc.GetWorkflowExecutionInfo().GetFirstRunId(); runID != ""; {
+		h := &historypb.History{}
+		next := ""
+		it := e.tc.GetWorkflowHistory(ctx, wid, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Events = append(h.Events, ev)
+			if a := ev.GetWorkflowExecutionContinuedAsNewEventAttributes(); a != nil {
+				next = a.GetNewExecutionRunId()
+			}
+		}
+		if next == "" && runID != last {
+			t.Fatalf("%s: run %s ended without Continue-As-New and is not the latest", wid, runID)
+		}
+		runs = append(runs, h)
+		runID = next
+	}
+	return runs
 }
 
 // buildTypeScriptExample installs the example's npm packages when missing
@@ -482,26 +497,14 @@ func buildTypeScriptExample(t *testing.T, ctx context.Context, dir string) strin
 // number of runs and batches and the milestone ids sent.
 func tsHistory(t *testing.T, ctx context.Context, e *env, wid string, check func(kind string, p *commonpb.Payload, sentBefore int), milestoneQueue string) (runs int64, batches int, sent []string, perRun []int) {
 	t.Helper()
-	desc, err := e.tc.DescribeWorkflowExecution(ctx, wid, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := desc.GetWorkflowExecutionInfo().GetExecution().GetRunId()
-	first := desc.GetWorkflowExecutionInfo().GetFirstRunId()
-	for runID := first; runID != ""; {
+	for i, h := range runHistories(t, ctx, e, wid) {
 		runs++
 		perRun = append(perRun, 0)
-		next := ""
-		it := e.tc.GetWorkflowHistory(ctx, wid, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		for it.HasNext() {
-			ev, err := it.Next()
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, ev := range h.GetEvents() {
 			switch ev.GetEventType() {
 			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
 				kind := "carry"
-				if runID == first {
+				if i == 0 {
 					kind = "start"
 				}
 				check(kind, ev.GetWorkflowExecutionStartedEventAttributes().GetInput().GetPayloads()[0], len(sent))
@@ -538,14 +541,8 @@ func tsHistory(t *testing.T, ctx context.Context, e *env, wid string, check func
 				if a := ev.GetWorkflowTaskFailedEventAttributes(); a.GetCause() != enumspb.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND {
 					t.Errorf("%s: a workflow task failed (%v): %v", wid, a.GetCause(), a.GetFailure())
 				}
-			case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-				next = ev.GetWorkflowExecutionContinuedAsNewEventAttributes().GetNewExecutionRunId()
 			}
 		}
-		if next == "" && runID != last {
-			t.Fatalf("%s: run %s ended without Continue-As-New and is not the latest", wid, runID)
-		}
-		runID = next
 	}
 	for i, id := range sent {
 		if want := fmt.Sprintf("%s#%d", wid, i+1); id != want {
