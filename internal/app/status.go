@@ -22,18 +22,21 @@ import (
 // failure); a part whose system is configured but does not answer carries
 // its error instead of a number. No part shows a number it did not read.
 type Status struct {
-	Kafka        bool             // brokers were given (lag and dead letters)
-	Lag          map[string]int64 // topic -> records the bridge group has not committed
-	LagErr       error
-	DeadLetters  int64 // records on the dead-letter topic
-	DLQErr       error
-	Temporal     bool  // a Temporal address was given
-	Running      int64 // open workflow executions
-	TemporalErr  error
-	ClickHouse   bool          // a ClickHouse address was given
-	MirrorRows   uint64        // history rows in ClickHouse (before merges collapse repeats)
-	MirrorLag    time.Duration // now - the newest mirrored event's time; meaningful when MirrorRows > 0
-	ClickHouseEr error
+	Kafka       bool             // brokers were given (lag and dead letters)
+	Lag         map[string]int64 // topic -> records the bridge group has not committed
+	LagErr      error
+	DeadLetters int64 // records on the dead-letter topic
+	DLQErr      error
+	Temporal    bool  // a Temporal address was given
+	Running     int64 // open workflow executions
+	TemporalErr error
+	ClickHouse  bool          // a ClickHouse address was given
+	MirrorRows  uint64        // history rows in ClickHouse (before merges collapse repeats)
+	MirrorLag   time.Duration // now - the newest mirrored event's or live signal's time; meaningful when either count > 0
+	// MirrorLiveRows are the live signal rows (the workers' reports of
+	// applied signals, before their run's history is mirrored).
+	MirrorLiveRows uint64
+	ClickHouseEr   error
 }
 
 // GetStatus gathers the status; it fails only when nothing is configured
@@ -51,7 +54,7 @@ func GetStatus(ctx context.Context, c *Config) (Status, error) {
 		st.Running, st.TemporalErr = runningWorkflows(ctx, c)
 	}
 	if st.ClickHouse {
-		st.MirrorRows, st.MirrorLag, st.ClickHouseEr = mirrorFreshness(ctx, c)
+		st.MirrorRows, st.MirrorLiveRows, st.MirrorLag, st.ClickHouseEr = mirrorFreshness(ctx, c)
 	}
 	return st, nil
 }
@@ -104,22 +107,26 @@ func runningWorkflows(ctx context.Context, c *Config) (int64, error) {
 	return resp.GetCount(), nil
 }
 
-func mirrorFreshness(ctx context.Context, c *Config) (uint64, time.Duration, error) {
+func mirrorFreshness(ctx context.Context, c *Config) (rows, live uint64, lag time.Duration, err error) {
 	ch, err := analytics.OpenClickHouse(ctx, c.ClickHouse)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer ch.Close()
-	var rows uint64
-	var newest int64
+	// A running workflow that reports to the live feed has its history
+	// mirrored when its run ends; until then its signals are live rows,
+	// so freshness is the newer of both.
+	var newest, newestLive int64
 	if err := ch.Conn().QueryRow(ctx, "SELECT count(), max(event_time_us) FROM "+ch.Database()+".history_events").Scan(&rows, &newest); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	var lag time.Duration
-	if rows > 0 {
-		lag = time.Since(time.UnixMicro(newest)).Round(time.Second)
+	if err := ch.Conn().QueryRow(ctx, "SELECT count(), max(applied_us) FROM "+ch.Database()+".live_signals").Scan(&live, &newestLive); err != nil {
+		return 0, 0, 0, err
 	}
-	return rows, lag, nil
+	if rows+live > 0 {
+		lag = time.Since(time.UnixMicro(max(newest, newestLive))).Round(time.Second)
+	}
+	return rows, live, lag, nil
 }
 
 // topicRecords counts the records a topic holds (end minus start offsets).
@@ -217,10 +224,10 @@ func (s Status) Lines() []string {
 		line("mirror", "not configured (set --clickhouse)")
 	case s.ClickHouseEr != nil:
 		line("mirror", unknown(s.ClickHouseEr))
-	case s.MirrorRows == 0:
+	case s.MirrorRows == 0 && s.MirrorLiveRows == 0:
 		line("mirror", "0 history rows (nothing mirrored yet)")
 	default:
-		line("mirror", fmt.Sprintf("%d history rows, newest event %s ago", s.MirrorRows, s.MirrorLag))
+		line("mirror", fmt.Sprintf("%d history rows, %d live signals, newest %s ago", s.MirrorRows, s.MirrorLiveRows, s.MirrorLag))
 	}
 	return out
 }
