@@ -46,38 +46,11 @@ type LiveMirror struct {
 // Run copies until ctx ends. A failed insert is retried (with backoff)
 // before anything is marked done, so a ClickHouse outage loses nothing.
 func (m *LiveMirror) Run(ctx context.Context) error {
-	log := m.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	for {
-		rows, err := m.Source.Next(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			continue
-		}
+	return copyRows(ctx, m.Logger, "live signals", m.Source, func(rows []LiveSignalRow) {
 		if m.Mirror != nil {
 			m.Mirror.reported(rows)
 		}
-		for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
-			err := m.Store.InsertLiveSignals(ctx, rows)
-			if err == nil {
-				break
-			}
-			log.Warn("storing live signals failed; retrying", "err", err, "rows", len(rows))
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(backoff):
-			}
-		}
-		m.Source.Done()
-	}
+	}, m.Store.InsertLiveSignals)
 }
 
 // reported marks the rows' workflows as reporting themselves and fills

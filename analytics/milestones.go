@@ -45,12 +45,33 @@ type MilestoneMirror struct {
 // Run copies until ctx ends. A failed insert is retried (with backoff)
 // before anything is marked done, so a ClickHouse outage loses nothing.
 func (m *MilestoneMirror) Run(ctx context.Context) error {
-	log := m.Logger
+	return copyRows(ctx, m.Logger, "milestones", m.Source, func(rows []MilestoneRow) {
+		if m.Hint != nil {
+			ids := make([]string, 0, len(rows))
+			for _, r := range rows {
+				ids = append(ids, r.WorkflowID)
+			}
+			m.Hint(ids...)
+		}
+	}, m.Store.InsertMilestones)
+}
+
+// rowSource is a Kafka-fed source of rows: Done marks the last rows
+// returned as stored (their offsets may be committed).
+type rowSource[R any] interface {
+	Next(ctx context.Context) ([]R, error)
+	Done()
+}
+
+// copyRows copies rows from src into insert until ctx ends, calling seen
+// on each batch first. A failed insert is retried with backoff before the
+// batch is marked done: an outage delays rows, never drops them.
+func copyRows[R any](ctx context.Context, log *slog.Logger, what string, src rowSource[R], seen func([]R), insert func(context.Context, []R) error) error {
 	if log == nil {
 		log = slog.Default()
 	}
 	for {
-		rows, err := m.Source.Next(ctx)
+		rows, err := src.Next(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -60,25 +81,19 @@ func (m *MilestoneMirror) Run(ctx context.Context) error {
 		if len(rows) == 0 {
 			continue
 		}
-		if m.Hint != nil {
-			ids := make([]string, 0, len(rows))
-			for _, r := range rows {
-				ids = append(ids, r.WorkflowID)
-			}
-			m.Hint(ids...)
-		}
+		seen(rows)
 		for backoff := 200 * time.Millisecond; ; backoff = min(2*backoff, 10*time.Second) {
-			err := m.Store.InsertMilestones(ctx, rows)
+			err := insert(ctx, rows)
 			if err == nil {
 				break
 			}
-			log.Warn("storing milestones failed; retrying", "err", err, "rows", len(rows))
+			log.Warn("storing "+what+" failed; retrying", "err", err, "rows", len(rows))
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-time.After(backoff):
 			}
 		}
-		m.Source.Done()
+		src.Done()
 	}
 }
