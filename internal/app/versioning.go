@@ -40,13 +40,11 @@ func (d Deployment) validate() error {
 		// Temporal joins them as "name:build" in a version string (and
 		// the CLI splits on the first colon); 255 is its length limit.
 		if strings.ContainsAny(f.v, ": \t\n") || len(f.v) > 255 {
-			errs = append(errs, errors.New(f.flag+" "+quote(f.v)+": at most 255 characters, no colon or whitespace"))
+			errs = append(errs, fmt.Errorf("%s %q: at most 255 characters, no colon or whitespace", f.flag, f.v))
 		}
 	}
 	return errors.Join(errs...)
 }
-
-func quote(s string) string { return `"` + s + `"` }
 
 // workerDeployment is the worker's deployment options for c.
 func workerDeployment(c *Config) worker.DeploymentOptions {
