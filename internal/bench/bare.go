@@ -66,7 +66,7 @@ func bareBatch(k int, payload string) *schemas.SignalBatch {
 // bridge's own sequence of accepted signals, so the server sees the same
 // workflows signalled as often and never concurrently); otherwise as many
 // as signals to zipf-drawn keys, several in flight per key.
-func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options, k, signals int, cold bool, seq []string, budget time.Duration) (Result, error) {
+func runBarePhase(ctx context.Context, c *app.Config, pids Procs, o Options, k, signals int, cold bool, seq []string, budget time.Duration) (Result, error) {
 	name := fmt.Sprintf("bare workflow, %d events per signal", k)
 	switch {
 	case cold:
@@ -119,8 +119,8 @@ func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options
 		touched[k] = true
 		return k, true
 	}
-	settle(ctx, temporalPid)
-	m := startMeasure(temporalPid)
+	settle(ctx, pids.Temporal)
+	m := startMeasure(pids)
 	var wg sync.WaitGroup
 	for range o.Concurrency {
 		wg.Add(1)
@@ -165,7 +165,8 @@ func runBarePhase(ctx context.Context, c *app.Config, temporalPid int, o Options
 		r.ActionsPerEvent = float64(calls.Load()) / float64(n*k)
 		per := func(d time.Duration) time.Duration { return time.Duration(float64(d) * 10000 / float64(n*k)) }
 		r.CPUPer10k = per(selfCPU() - m.cpu)
-		r.TemporalPer10k = per(procCPU(temporalPid) - m.tcpu)
+		r.TemporalPer10k = per(procCPU(pids.Temporal) - m.tcpu)
+		r.ClickHousePer10k = per(procCPU(pids.ClickHouse) - m.chcpu)
 	}
 	return r, nil
 }

@@ -96,6 +96,7 @@ type Result struct {
 	MirrorLagP50, MirrorLagP99 time.Duration
 	MirrorEvents               uint64        // history events the lag covers
 	TemporalPer10k             time.Duration // the Temporal dev server process
+	ClickHousePer10k           time.Duration // the ClickHouse server process
 	PeakRSS                    uint64        // this process, bytes
 	// Signals are the Signal-With-Starts Temporal accepted in the phase.
 	Signals int64
@@ -112,7 +113,7 @@ type Result struct {
 // Run runs the phases against a running stack: bridge at full speed, bridge
 // at half that rate (latency), and the naive baseline (time-boxed). The
 // worker runs in this process for all of them.
-func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *slog.Logger) ([]Result, error) {
+func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.Logger) ([]Result, error) {
 	o.setDefaults()
 	base.Logger = log
 	base.InputTopic, base.MilestoneTopic, base.DLQTopic = "bench.bridge", "bench.milestones", "bench.dlq"
@@ -121,7 +122,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	if _, err := app.Migrate(ctx, &base); err != nil {
 		return nil, fmt.Errorf("bench needs ClickHouse for the mirror phase: %w", err)
 	}
-	for _, t := range []string{"bench.warm", "bench.bridge", "bench.half", "bench.naive"} {
+	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.naive"} {
 		c := base
 		c.InputTopic = t
 		if err := app.EnsureTopics(ctx, &c); err != nil {
@@ -166,7 +167,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 		wcfg.InputTopic, wcfg.Group, wcfg.WorkflowIDPrefix = "bench.warm", "bench-warm", "bridge-"
 		wcfg.Bridge.MaxInFlight = o.Concurrency
 		log.Info("bench: warming up", "entities", o.Entities)
-		if _, err := runBridgePhase(ctx, &wcfg, prod, gen.warmup(), tr, temporalPid, o.Entities, 0, 0, "warm-up"); err != nil {
+		if _, err := runBridgePhase(ctx, &wcfg, prod, gen.warmup(), tr, pids, o.Entities, 0, 0, "warm-up"); err != nil {
 			return nil, err
 		}
 		naivePrefix = "bridge-"
@@ -185,7 +186,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 		seqMu.Unlock()
 	}
 	cmark := cm.begin()
-	r, err := runBridgePhase(ctx, &bcfg, prod, gen, tr, temporalPid, o.Events, 0, 0, "sluice bridge, full speed")
+	r, err := runBridgePhase(ctx, &bcfg, prod, gen, tr, pids, o.Events, 0, 0, "sluice bridge, full speed")
 	if err != nil {
 		return results, err
 	}
@@ -195,18 +196,30 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 
 	// 1a. Full speed again with the history mirror on (mirror.go), at once:
 	// the bare phases below fill the worker's workflow cache with theirs.
-	on, err := runMirrorOnPhase(ctx, &base, prod, gen, tr, temporalPid, o, r)
+	on, err := runMirrorOnPhase(ctx, &base, prod, gen, tr, pids, o)
 	if err != nil {
 		return results, err
 	}
-	results = append(results, on)
+	// 1b. Off again: the mirror-on phase is the second pass over the same
+	// entities (longer histories, a fuller cache), so it is compared with
+	// the mean of the phases on either side of it, not with the first.
+	acfg := bcfg
+	acfg.InputTopic, acfg.Group, acfg.Bridge.OnSignaled = "bench.again", "bench-bridge-again", nil
+	again, err := runBridgePhase(ctx, &acfg, prod, gen, tr, pids, o.Events, 0, 0, "sluice bridge, full speed, mirror off again")
+	if err != nil {
+		return results, err
+	}
+	if m := (r.EventsPerSec + again.EventsPerSec) / 2; m > 0 {
+		on.Mirror.ShareOfOff = on.EventsPerSec / m
+	}
+	results = append(results, on, again)
 
-	// 1b. The limit: a bare workflow at the bridge's mean batch size, as
+	// 1c. The limit: a bare workflow at the bridge's mean batch size, as
 	// many signals as the bridge sent (warm: its entities started first).
 	if r.Signals > 0 {
 		k := max(1, int(float64(r.Applied)/float64(r.Signals)+0.5))
 		if o.Warm {
-			cr, err := runBarePhase(ctx, &base, temporalPid, o, 1, o.Entities, true, nil, 5*time.Minute)
+			cr, err := runBarePhase(ctx, &base, pids, o, 1, o.Entities, true, nil, 5*time.Minute)
 			if err != nil {
 				return results, err
 			}
@@ -216,7 +229,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 		bseq := slices.Clone(seq)
 		seqMu.Unlock()
 		cmark := cm.begin()
-		br, err := runBarePhase(ctx, &base, temporalPid, o, k, int(r.Signals), false, bseq, 5*time.Minute)
+		br, err := runBarePhase(ctx, &base, pids, o, k, int(r.Signals), false, bseq, 5*time.Minute)
 		if err != nil {
 			return results, err
 		}
@@ -225,7 +238,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 		// per key: what the server carries when one workflow's signals pile
 		// up (they share workflow tasks), which the bridge never sends.
 		cmark = cm.begin()
-		zr, err := runBarePhase(ctx, &base, temporalPid, o, k, int(r.Signals), false, nil, 5*time.Minute)
+		zr, err := runBarePhase(ctx, &base, pids, o, k, int(r.Signals), false, nil, 5*time.Minute)
 		if err != nil {
 			return results, err
 		}
@@ -249,7 +262,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	n := int(rate * o.HalfRateFor.Seconds())
 	mark := mr.snapshot()
 	phaseStart := time.Now()
-	r, err = runBridgePhase(ctx, &hcfg, prod, gen, tr, temporalPid, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
+	r, err = runBridgePhase(ctx, &hcfg, prod, gen, tr, pids, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
 	if err == nil {
 		r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &hcfg, phaseStart)
 		r.Mirror = mr.since(mark)
@@ -266,7 +279,7 @@ func Run(ctx context.Context, base app.Config, temporalPid int, o Options, log *
 	// 3. The naive baseline, time-boxed.
 	ncfg := base
 	ncfg.InputTopic, ncfg.Group, ncfg.WorkflowIDPrefix = "bench.naive", "bench-naive", naivePrefix
-	r, err = runNaivePhase(ctx, &ncfg, prod, gen, tr, temporalPid, o)
+	r, err = runNaivePhase(ctx, &ncfg, prod, gen, tr, pids, o)
 	if err != nil {
 		return results, err
 	}
@@ -351,7 +364,7 @@ func produce(ctx context.Context, prod *kgo.Client, gen *workload, tr *tracker, 
 	return nil
 }
 
-func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *workload, tr *tracker, temporalPid, n int, rate float64, _ time.Duration, name string) (Result, error) {
+func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *workload, tr *tracker, pids Procs, n int, rate float64, _ time.Duration, name string) (Result, error) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b, err := app.NewBridge(pctx, c)
@@ -362,9 +375,9 @@ func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *w
 	go func() { defer close(done); _ = b.Run(pctx) }()
 	defer func() { cancel(); <-done }()
 
-	settle(ctx, temporalPid)
+	settle(ctx, pids.Temporal)
 	ph := tr.phase(name)
-	m := startMeasure(temporalPid)
+	m := startMeasure(pids)
 	if err := produce(ctx, prod, gen, tr, ph, c.InputTopic, n, rate); err != nil {
 		return Result{}, err
 	}
@@ -391,7 +404,7 @@ func actions(st bridge.Stats) float64 {
 // runNaivePhase is what a team writes by hand: consume, and for each record
 // one Signal-With-Start carrying that one event, with the same concurrency
 // budget (records of one key go to the same worker, so order holds).
-func runNaivePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *workload, tr *tracker, temporalPid int, o Options) (Result, error) {
+func runNaivePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *workload, tr *tracker, pids Procs, o Options) (Result, error) {
 	name := "naive: one Signal-With-Start per record"
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -456,9 +469,9 @@ func runNaivePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *wo
 		}
 	}()
 
-	settle(ctx, temporalPid)
+	settle(ctx, pids.Temporal)
 	ph := tr.phase(name)
-	m := startMeasure(temporalPid)
+	m := startMeasure(pids)
 	if err := produce(ctx, prod, gen, tr, ph, c.InputTopic, o.NaiveEvents, 0); err != nil {
 		return Result{}, err
 	}
@@ -488,14 +501,17 @@ func settle(ctx context.Context, pid int) {
 
 // measure brackets a phase with CPU and memory readings.
 type measure struct {
-	start       time.Time
-	cpu, tcpu   time.Duration
-	temporalPid int
+	start            time.Time
+	cpu, tcpu, chcpu time.Duration
+	pids             Procs
 }
 
-func startMeasure(temporalPid int) *measure {
+// Procs are the stack's server processes whose CPU each phase reports.
+type Procs struct{ Temporal, ClickHouse int }
+
+func startMeasure(pids Procs) *measure {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset the peak-RSS mark
-	return &measure{start: time.Now(), cpu: selfCPU(), tcpu: procCPU(temporalPid), temporalPid: temporalPid}
+	return &measure{start: time.Now(), cpu: selfCPU(), tcpu: procCPU(pids.Temporal), chcpu: procCPU(pids.ClickHouse), pids: pids}
 }
 
 func (m *measure) finish(name string, offered, applied int, ph *phase) Result {
@@ -508,7 +524,8 @@ func (m *measure) finish(name string, offered, applied int, ph *phase) Result {
 		r.EventsPerSec = float64(applied) / el.Seconds()
 		per := func(d time.Duration) time.Duration { return time.Duration(float64(d) * 10000 / float64(applied)) }
 		r.CPUPer10k = per(selfCPU() - m.cpu)
-		r.TemporalPer10k = per(procCPU(m.temporalPid) - m.tcpu)
+		r.TemporalPer10k = per(procCPU(m.pids.Temporal) - m.tcpu)
+		r.ClickHousePer10k = per(procCPU(m.pids.ClickHouse) - m.chcpu)
 	}
 	r.P50, r.P99 = ph.percentiles()
 	return r

@@ -27,7 +27,7 @@ func TestMiniatureRun(t *testing.T) {
 	defer st.Close()
 	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
 	base.ClickHouse.Addr = st.ClickHouse.Addr
-	rs, err := Run(ctx, base, st.Temporal.Pid(), Options{
+	rs, err := Run(ctx, base, Procs{Temporal: st.Temporal.Pid(), ClickHouse: st.ClickHouse.Pid()}, Options{
 		Events: 600, NaiveEvents: 100, NaiveBudget: 40 * time.Second, Entities: 40, HalfRateFor: 2 * time.Second, Concurrency: 8,
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -75,6 +75,16 @@ func TestMiniatureRun(t *testing.T) {
 	}
 	if full.P50 <= 0 || full.P99 < full.P50 || full.CPUPer10k <= 0 || full.PeakRSS == 0 {
 		t.Errorf("measurements missing: %+v", full)
+	}
+	// The mirror's cost: on is compared with off on either side of it, and
+	// ClickHouse's CPU is counted where the mirror inserts.
+	on, again := find("mirror on"), find("mirror off again")
+	if again.Applied != again.Offered || on.Mirror == nil ||
+		math.Abs(on.Mirror.ShareOfOff-on.EventsPerSec/((full.EventsPerSec+again.EventsPerSec)/2)) > 1e-9 {
+		t.Errorf("mirror on %+v against off %.0f and again %+v", on, full.EventsPerSec, again)
+	}
+	if on.ClickHousePer10k <= 0 {
+		t.Errorf("ClickHouse CPU not measured with the mirror on: %+v", on)
 	}
 	// The mirror kept up, by history rows or, for workflows the worker
 	// reports live, by live rows.

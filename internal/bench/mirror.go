@@ -25,8 +25,9 @@ type MirrorStats struct {
 	// live row in ClickHouse (second resolution), over LiveN signals.
 	LiveLagP50, LiveLagP99 time.Duration
 	LiveN                  uint64
-	// ShareOfOff is events/s with the mirror on ÷ the full-speed phase
-	// with it off (full-speed phase only).
+	// ShareOfOff is events/s with the mirror on ÷ the mean of the
+	// full-speed phases with it off just before and just after (full-speed
+	// phase only).
 	ShareOfOff float64
 }
 
@@ -107,7 +108,7 @@ func startCaughtUpMirror(ctx context.Context, base *app.Config) *mirrorRun {
 // runMirrorOnPhase starts the mirror, lets it catch up (unmeasured), then
 // repeats the full-speed phase on the same entities with it on, and stops
 // it.
-func runMirrorOnPhase(ctx context.Context, base *app.Config, prod *kgo.Client, gen *workload, tr *tracker, temporalPid int, o Options, off Result) (Result, error) {
+func runMirrorOnPhase(ctx context.Context, base *app.Config, prod *kgo.Client, gen *workload, tr *tracker, pids Procs, o Options) (Result, error) {
 	c := *base
 	c.InputTopic, c.Group, c.WorkflowIDPrefix = "bench.mirror", "bench-mirror-on", "bridge-"
 	c.Bridge.MaxInFlight = o.Concurrency
@@ -118,7 +119,7 @@ func runMirrorOnPhase(ctx context.Context, base *app.Config, prod *kgo.Client, g
 	defer mr.stop()
 	mark := mr.snapshot()
 	start := time.Now()
-	r, err := runBridgePhase(ctx, &c, prod, gen, tr, temporalPid, o.Events, 0, 0, "sluice bridge, full speed, mirror on")
+	r, err := runBridgePhase(ctx, &c, prod, gen, tr, pids, o.Events, 0, 0, "sluice bridge, full speed, mirror on")
 	if err == nil {
 		r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &c, start)
 	}
@@ -128,9 +129,6 @@ func runMirrorOnPhase(ctx context.Context, base *app.Config, prod *kgo.Client, g
 	r.Mirror = mr.since(mark)
 	if err := r.Mirror.liveLag(ctx, &c, start); err != nil {
 		return Result{}, err
-	}
-	if off.EventsPerSec > 0 {
-		r.Mirror.ShareOfOff = r.EventsPerSec / off.EventsPerSec
 	}
 	return r, nil
 }

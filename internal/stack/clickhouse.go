@@ -233,3 +233,6 @@ const clickhouseUsers = `<?xml version="1.0"?>
 func StartClickHouse(ctx context.Context, dir string) (*ClickHouse, error) {
 	return startClickHouse(ctx, &Options{}, dir)
 }
+
+// Pid is the server's process id (for CPU accounting in benchmarks).
+func (c *ClickHouse) Pid() int { return c.proc.cmd.Process.Pid }
