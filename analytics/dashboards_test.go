@@ -60,8 +60,58 @@ func loadFixture(t *testing.T, ctx context.Context, ch *ClickHouse) {
 			t.Fatal(err)
 		}
 	}
+	// A running ledger workflow reporting live (its history comes when the
+	// run ends): three batch signals applied 10, 9 and 8 s ago, stored 1, 2
+	// and 3 s after; the first reported again (a workflow task that ran
+	// twice) and stored once more later, which must not move its lag.
+	live := make([]LiveSignalRow, 3)
+	for i := range live {
+		live[i] = LiveSignalRow{Namespace: "default", WorkflowID: "ledger-live", WorkflowType: "ledger.Account", RunID: "ledger-live-run",
+			KafkaTopic: "sluice.events", KafkaFirstOffset: int64(10 * i), KafkaLastOffset: int64(10*i + 1), BatchEvents: 2,
+			FirstProducedUs: now.Add(-11 * time.Second).UnixMicro(), KafkaEventTypes: []string{"a", "b"},
+			AppliedAt: now.Add(time.Duration(i-10) * time.Second), Tenant: "acme"}
+	}
+	insertLive(t, ctx, ch, live, time.Second, 2*time.Second, 3*time.Second)
+	insertLive(t, ctx, ch, live[:1], 30*time.Second)
 	// Three days back: outside the last 24 h the checks above look at.
 	loadSeries(t, ctx, ch, now.Truncate(time.Hour).Add(-72*time.Hour))
+}
+
+// insertLive stores live rows as the mirror does, but each stored lags[i]
+// after it was applied (InsertLiveSignals stamps the time of the insert),
+// so the lag dashboards have known lags to show.
+func insertLive(t *testing.T, ctx context.Context, ch *ClickHouse, rows []LiveSignalRow, lags ...time.Duration) {
+	t.Helper()
+	vals := make([][]any, len(rows))
+	for i, r := range rows {
+		vals[i] = []any{r.Namespace, r.WorkflowID, r.WorkflowType, r.RunID, r.KafkaTopic, r.KafkaPartition, r.KafkaFirstOffset,
+			r.KafkaLastOffset, r.BatchEvents, r.FirstProducedUs, nonNil(r.KafkaEventTypes), r.AppliedAt.UTC(), r.AppliedAt.UnixMicro(),
+			r.PayloadBytes, r.Tenant, r.AppliedAt.Add(lags[i]).UTC()}
+	}
+	if err := ch.eng.insert(ctx, ch.db+`.live_signals (namespace, workflow_id, workflow_type, run_id, kafka_topic, kafka_partition,
+ kafka_first_offset, kafka_last_offset, batch_events, first_produced_us, kafka_event_types, applied_at, applied_us,
+ payload_bytes, tenant, mirrored_at)`, vals); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// liveOf is the live rows the worker would have reported for a mirrored
+// run's batch signals, applied when Temporal recorded each signal.
+func liveOf(t *testing.T, ctx context.Context, ch *ClickHouse, workflowID string) []LiveSignalRow {
+	t.Helper()
+	tb, err := ch.Query(ctx, `SELECT namespace, workflow_type, run_id, kafka_topic, kafka_partition, kafka_first_offset,
+ kafka_last_offset, batch_events, first_produced_us, event_time_us FROM `+ch.db+`.history_events
+ WHERE workflow_id = '`+workflowID+`' AND kafka_topic != '' ORDER BY event_id`)
+	if err != nil || len(tb.Rows) == 0 {
+		t.Fatalf("signals of %s: %v %v", workflowID, tb.Rows, err)
+	}
+	var out []LiveSignalRow
+	for _, r := range tb.Rows {
+		out = append(out, LiveSignalRow{Namespace: r[0].(string), WorkflowID: workflowID, WorkflowType: r[1].(string), RunID: r[2].(string),
+			KafkaTopic: r[3].(string), KafkaPartition: r[4].(int32), KafkaFirstOffset: r[5].(int64), KafkaLastOffset: r[6].(int64),
+			BatchEvents: r[7].(uint32), FirstProducedUs: r[8].(int64), AppliedAt: time.UnixMicro(r[9].(int64)).UTC(), Tenant: "acme"})
+	}
+	return out
 }
 
 // insertRun loads a golden history as run id of type typ, shifted so its
@@ -112,6 +162,17 @@ func loadSeries(t *testing.T, ctx context.Context, ch *ClickHouse, base time.Tim
 		}
 		for f.topic, f.ledgerKafka = range k {
 		}
+	}
+	// The ledger runs' signals as the worker reported them, stored 1, 2
+	// and 4 s after (+5 min), 7 s (+20 min) and 3 s (+21 min): the
+	// history rows say the same signals, so throughput counts them once.
+	for id, lags := range map[string][]time.Duration{"ledger-s1": {time.Second, 2 * time.Second, 4 * time.Second},
+		"ledger-s2": {7 * time.Second, 7 * time.Second, 7 * time.Second}, "ledger-s3": {3 * time.Second, 3 * time.Second, 3 * time.Second}} {
+		rows := liveOf(t, ctx, ch, id)
+		if len(rows) != len(lags) {
+			t.Fatalf("%s has %d batch signals, want %d", id, len(rows), len(lags))
+		}
+		insertLive(t, ctx, ch, rows, lags...)
 	}
 	insertRun(t, ctx, ch, "ticket-s1", "support.Ticket", goldenSupport, base.Add(40*time.Minute+time.Second), false)
 	var ms []MilestoneRow
@@ -254,10 +315,20 @@ func checkDashboards(t *testing.T, ctx context.Context, ch *ClickHouse) {
 		}
 	}
 	// Shifted to end 5 s before the insert, the ledger history (2 s long)
-	// arrived 5 to 8 s late.
-	lag := find("mirror_lag", "workflow_type", "ledger.Account")
+	// arrived 5 to 8 s late; the live reports 1, 2 and 3 s late, the one
+	// stored twice counted once at its first arrival.
+	lag := findLag(t, results["mirror_lag"], "", "history", "ledger.Account")
 	if num(lag["lag_p50_s"]) < 4 || num(lag["lag_max_s"]) > 9 {
-		t.Errorf("mirror lag %v", lag)
+		t.Errorf("mirror lag of history %v", lag)
+	}
+	lag = findLag(t, results["mirror_lag"], "", "live", "ledger.Account")
+	if num(lag["mirrored_rows"]) != 3 || num(lag["lag_p50_s"]) != 2 || num(lag["lag_p99_s"]) != 3 || num(lag["lag_max_s"]) != 3 {
+		t.Errorf("mirror lag of live reports %v, want 3 rows, p50 2 s, p99 and max 3 s", lag)
+	}
+	for _, r := range results["mirror_lag"] {
+		if r["source"] == "live" && r["workflow_type"] != "ledger.Account" {
+			t.Errorf("mirror lag: live rows of a type that reports nothing live: %v", r)
+		}
 	}
 	checkSeries(t, ctx, ch, run, num)
 	checkBinding(t, run)
@@ -335,10 +406,16 @@ func checkSeries(t *testing.T, ctx context.Context, ch *ClickHouse, run func(Par
 	if r := bucket("llm_spend_over_time", "model", at(40), "sluice-offline-1"); num(r["usd"]) != 0 {
 		t.Errorf("llm spend at +40 min: %v (the offline model is free)", r)
 	}
-	// Mirrored just now: the lag is the data's age, to a few seconds.
+	// History mirrored just now: its lag is the data's age, to a few
+	// seconds. The live reports of the same runs: what loadSeries stored.
 	age := time.Since(base.Add(5 * time.Minute)).Seconds()
-	if r := bucket("mirror_lag_over_time", "workflow_type", at(5), "ledger.Account"); math.Abs(num(r["lag_p99_s"])-age) > 30 {
-		t.Errorf("mirror lag at +5 min: %v, want about %.0f s", r, age)
+	if r := findLag(t, res["mirror_lag_over_time"], at(5), "history", "ledger.Account"); math.Abs(num(r["lag_p99_s"])-age) > 30 {
+		t.Errorf("mirror lag of history at +5 min: %v, want about %.0f s", r, age)
+	}
+	for min, want := range map[int]float64{5: 4, 20: 7} {
+		if r := findLag(t, res["mirror_lag_over_time"], at(min), "live", "ledger.Account"); num(r["lag_p99_s"]) != want {
+			t.Errorf("mirror lag of live reports at +%d min: %v, want %v s", min, r, want)
+		}
 	}
 
 	// The topic filter keeps the topic's series, the workflow-type filter
@@ -360,6 +437,11 @@ func checkSeries(t *testing.T, ctx context.Context, ch *ClickHouse, run func(Par
 			t.Errorf("%s filtered by support.Ticket: no rows", name)
 		}
 	}
+	for _, r := range res["mirror_lag_over_time"] {
+		if r["source"] != "history" || r["workflow_type"] != "support.Ticket" {
+			t.Errorf("mirror lag over time filtered by support.Ticket: %v (it reports nothing live)", r)
+		}
+	}
 	for _, r := range res["largest_histories"] {
 		if r["workflow_type"] != "support.Ticket" {
 			t.Errorf("largest histories filtered by support.Ticket: %v", r)
@@ -368,6 +450,19 @@ func checkSeries(t *testing.T, ctx context.Context, ch *ClickHouse, run func(Par
 	if len(res["latency_over_time"]) != 0 {
 		t.Errorf("latency of support.Ticket: %v, want none (the milestones are ledger's)", res["latency_over_time"])
 	}
+}
+
+// findLag is the mirror-lag row of a source and workflow type (in the
+// bucket at time, for the time series).
+func findLag(t *testing.T, rows []map[string]any, at, source, typ string) map[string]any {
+	t.Helper()
+	for _, r := range rows {
+		if (at == "" || r["time"] == at) && r["source"] == source && r["workflow_type"] == typ {
+			return r
+		}
+	}
+	t.Errorf("mirror lag: no row for %s %s %s in %v", at, source, typ, rows)
+	return map[string]any{}
 }
 
 // insertRunKafka is insertRun's count of Kafka events per topic, without
