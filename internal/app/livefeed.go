@@ -40,8 +40,8 @@ func ensureLiveTopic(ctx context.Context, c *Config, cl *kgo.Client) error {
 // signals, and its stop. Its producer has its own client: a short linger
 // batches the reports of many workflow tasks, and a full buffer drops a
 // report rather than hold a workflow task (the run's history, read when
-// the run ends, has it anyway).
-func startLiveFeed(ctx context.Context, c *Config) ([]interceptor.WorkerInterceptor, func(), error) {
+// the run ends, has it anyway); tel counts the drops.
+func startLiveFeed(ctx context.Context, c *Config, tel *telemetry) ([]interceptor.WorkerInterceptor, func(), error) {
 	cl, err := c.NewKafkaClient(kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100_000))
 	if err != nil {
 		return nil, nil, err
@@ -53,6 +53,7 @@ func startLiveFeed(ctx context.Context, c *Config) ([]interceptor.WorkerIntercep
 		c.Logger.Warn("live feed: cannot create its topic; create it, or the mirror reads history on hints", "topic", liveTopic(c), "err", err)
 	}
 	p := &livefeed.Producer{Client: cl, Topic: liveTopic(c)}
+	tel.liveFeed(p)
 	return []interceptor.WorkerInterceptor{&livefeed.Interceptor{Emit: p.Emit}}, func() {
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -11,6 +11,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sluicehq/sluice/internal/livefeed"
 )
 
 // TestMetricsDocumented: every metric Sluice itself exports is in
@@ -42,6 +44,7 @@ func exportedMetrics(t *testing.T) map[string]bool {
 	tel.worker()
 	tel.mirror()
 	tel.mirrorLive()
+	tel.liveFeed(&livefeed.Producer{})
 	names := map[string]bool{}
 	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
 	describe := func(c prometheus.Collector) {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
+	"github.com/sluicehq/sluice/internal/livefeed"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/tracing"
 )
@@ -201,6 +202,15 @@ func (t *telemetry) worker() func([]schemas.Milestone, time.Duration, error) {
 			}
 		}
 	}
+}
+
+// liveFeed registers the count of the worker's live reports that were
+// dropped (its Kafka buffer full, or a report that could not be encoded):
+// the mirror then learns of those signals only when their run ends.
+func (t *telemetry) liveFeed(p *livefeed.Producer) {
+	t.register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "sluice_livefeed_reports_dropped_total",
+		Help: "Live reports of applied batch signals the worker dropped rather than hold a workflow task (Kafka unavailable long enough to fill its buffer); the mirror reads those runs' history when they end."},
+		func() float64 { return float64(p.Dropped.Load()) }))
 }
 
 // mirrorLive registers the live mirror's row counter and returns its hook.

@@ -63,7 +63,7 @@ func RunWorker(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer stop()
-	feed, stopFeed, err := startLiveFeed(ctx, c)
+	feed, stopFeed, err := startLiveFeed(ctx, c, tel)
 	if err != nil {
 		return err
 	}
