@@ -52,6 +52,16 @@ type Store interface {
 	Cursors(ctx context.Context, namespace string) (map[string]int64, error)
 }
 
+// LiveIndex says which workflows reported live lately (ClickHouse's
+// live_signals): a restarted mirror starts knowing what its predecessor
+// knew (Mirror.SeedLive).
+type LiveIndex interface {
+	// ReportedSince returns, for at most limit workflows of the namespace
+	// whose reports were stored at or after since (the latest first),
+	// when their latest report was stored.
+	ReportedSince(ctx context.Context, namespace string, since time.Time, limit int) (map[string]time.Time, error)
+}
+
 // EventRow is one row of the history_events table.
 type EventRow struct {
 	Namespace        string

@@ -100,6 +100,7 @@ func TestChDBDashboards(t *testing.T) {
 	ch := openChDB(t, "sluice_dash")
 	loadFixture(t, ctx, ch)
 	checkDashboards(t, ctx, ch)
+	checkLiveIndex(t, ctx, ch)
 }
 
 // chdbEngine runs statements through chDB and renders results as the

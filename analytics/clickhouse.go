@@ -359,3 +359,26 @@ func (c *ClickHouse) InsertLiveSignals(ctx context.Context, rows []LiveSignalRow
  kafka_first_offset, kafka_last_offset, batch_events, first_produced_us, kafka_event_types, applied_at, applied_us,
  payload_bytes, tenant, mirrored_at)`, vals)
 }
+
+// ReportedSince implements LiveIndex. live_signals is ordered by workflow,
+// not by time: this reads its mirrored_at and workflow_id columns whole,
+// once per mirror start.
+func (c *ClickHouse) ReportedSince(ctx context.Context, namespace string, since time.Time, limit int) (map[string]time.Time, error) {
+	t, err := c.Query(ctx, `SELECT workflow_id, toUInt32(max(mirrored_at)) AS reported FROM `+c.db+`.live_signals
+ WHERE namespace = @namespace AND mirrored_at >= toDateTime(@since)
+ GROUP BY workflow_id ORDER BY reported DESC LIMIT @limit`,
+		clickhouse.Named("namespace", namespace), clickhouse.Named("since", since.Unix()), clickhouse.Named("limit", limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(t.Rows))
+	for _, r := range t.Rows {
+		id, _ := r[0].(string)
+		at, ok := r[1].(uint32)
+		if !ok {
+			return nil, fmt.Errorf("live_signals: reported is %T, want UInt32", r[1])
+		}
+		out[id] = time.Unix(int64(at), 0)
+	}
+	return out, nil
+}

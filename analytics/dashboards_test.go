@@ -194,7 +194,33 @@ func loadSeries(t *testing.T, ctx context.Context, ch *ClickHouse, base time.Tim
 func TestDashboardsOnFixtureData(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	checkDashboards(t, ctx, fixture(t, ctx, "sluice_dash"))
+	ch := fixture(t, ctx, "sluice_dash")
+	checkDashboards(t, ctx, ch)
+	checkLiveIndex(t, ctx, ch)
+}
+
+// checkLiveIndex: what a restarting mirror learns from the fixture's
+// live_signals (Mirror.SeedLive): the workflow that reported within the
+// window, at its latest stored report, and not those that reported three
+// days ago or in another namespace.
+func checkLiveIndex(t *testing.T, ctx context.Context, ch *ClickHouse) {
+	t.Helper()
+	now := time.Now()
+	got, err := ch.ReportedSince(ctx, "default", now.Add(-time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ledger-live's first report was stored again 30 s after it was
+	// applied, 10 s before the fixture's insert.
+	if at, ok := got["ledger-live"]; len(got) != 1 || !ok || at.Sub(now).Abs() > 30*time.Second {
+		t.Errorf("reported within the hour: %v, want ledger-live about 20 s from now", got)
+	}
+	if got, err := ch.ReportedSince(ctx, "other", now.Add(-time.Hour), 10); err != nil || len(got) != 0 {
+		t.Errorf("another namespace: %v %v, want none", got, err)
+	}
+	if got, err := ch.ReportedSince(ctx, "default", now.Add(-100*time.Hour), 2); err != nil || len(got) != 2 || got["ledger-live"].IsZero() {
+		t.Errorf("the latest 2 of 4 reporting workflows: %v %v, want ledger-live and one more", got, err)
+	}
 }
 
 // checkDashboards runs every dashboard on the fixture and checks what each

@@ -193,6 +193,35 @@ func (m *Mirror) takeHints(now time.Time) (ids []string, wait time.Duration) {
 	return ids, wait
 }
 
+// Bounds of SeedLive: reports older than liveSeedWindow would be pruned
+// by the first visit of open runs anyway (after 2*OpenEvery of quiet), and
+// liveSeedLimit caps the memory and the time a start spends on it.
+const (
+	liveSeedWindow = time.Hour
+	liveSeedLimit  = 200_000
+)
+
+// SeedLive marks the workflows that reported live within the last hour
+// (at most liveSeedLimit, the latest first) as reporting, so a restarted
+// mirror skips their hints as its predecessor did, instead of describing
+// and reading every one of them until its next report arrives. Call it
+// before Run; on error (ClickHouse unavailable) the mirror works as
+// before and learns from the reports as they come.
+func (m *Mirror) SeedLive(ctx context.Context, idx LiveIndex) (int, error) {
+	seen, err := idx.ReportedSince(ctx, m.cfg.Namespace, time.Now().Add(-liveSeedWindow), liveSeedLimit)
+	if err != nil {
+		return 0, err
+	}
+	m.hintMu.Lock()
+	defer m.hintMu.Unlock()
+	for id, at := range seen {
+		if at.After(m.live[id]) {
+			m.live[id] = at
+		}
+	}
+	return len(seen), nil
+}
+
 // MirrorWorkflows mirrors the latest run of each workflow now. A workflow
 // whose open run the mirror already holds costs one tail read; others are
 // described first.

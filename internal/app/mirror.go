@@ -95,6 +95,16 @@ func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 		probed = &p.LiveRows
 	}
 	liveStore := countedLive{ch, tel.mirrorLive(), probed}
+	// The workflows the previous mirror knew to report: without them every
+	// milestone hint of theirs would cost a describe and a read until the
+	// workflow's next report. A failure only costs those reads.
+	sctx, scancel := context.WithTimeout(ctx, 30*time.Second)
+	if n, err := m.SeedLive(sctx, ch); err != nil {
+		c.Logger.Warn("mirror: cannot read which workflows report live; their hints are read until they report again", "err", err)
+	} else {
+		c.Logger.Debug("mirror: workflows reporting live, from live_signals", "workflows", n)
+	}
+	scancel()
 	lm := &analytics.LiveMirror{Source: ls, Store: liveStore, Mirror: m, Logger: c.Logger.With("component", "live-mirror")}
 	errc := make(chan error, 2)
 	go func() { errc <- mm.Run(ctx) }()

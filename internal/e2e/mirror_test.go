@@ -3,10 +3,13 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
@@ -273,4 +276,112 @@ func TestLiveFeed(t *testing.T) {
 	if n := sum(`SELECT sum(batch_events) FROM %s.batch_signals`); n != want {
 		t.Errorf("after re-storing every report batch_signals holds %d events, want %d", n, want)
 	}
+}
+
+// TestMirrorRestartKnowsReportingWorkflows: a mirror restarted after its
+// predecessor stored the workers' live reports knows, from live_signals,
+// which workflows report, so milestone hints for them (here every
+// milestone again: the milestone group rewound, as if the last mirror
+// died before committing them) cost Temporal nothing. Without that, each
+// hinted workflow was described and read once (861 extra calls after a
+// restart in sluice bench).
+func TestMirrorRestartKnowsReportingWorkflows(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	e := startEnv(t, ctx)
+	e.cfg.MaxSignalsPerRun = 1000 // runs stay open: their history waits for their end
+	wctx, wcancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = app.RunWorker(wctx, e.cfg) }()
+	go func() { defer wg.Done(); _ = app.RunBridge(wctx, e.cfg) }()
+	t.Cleanup(func() { wcancel(); wg.Wait() })
+	startMirror := func(p *app.MirrorProbe) (stop func()) {
+		mctx, mcancel := context.WithCancel(wctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = app.RunMirrorProbed(mctx, e.cfg, p) }()
+		return func() { mcancel(); <-done }
+	}
+	db := e.ch.Database()
+	count := func(sql string) uint64 {
+		t.Helper()
+		var n uint64
+		if err := e.ch.Conn().QueryRow(ctx, strings.ReplaceAll(sql, "{db}", db)).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+		return n
+	}
+
+	var first app.MirrorProbe
+	stop := startMirror(&first)
+	p := newCounted(t, e.cfg.Brokers, 20, "restart")
+	p.produce(t, ctx, e.cfg.InputTopic, 100)
+	p.exact(t, ctx, e, 2*time.Minute)
+	waitFor(t, ctx, time.Minute, "every applied event reported live", func() (bool, string) {
+		n := count(`SELECT sum(batch_events) FROM {db}.live_signals FINAL`)
+		return n >= uint64(p.total()), fmt.Sprintf("%d/%d", n, p.total())
+	})
+	// The workflows the rewound milestones will hint, reporting live.
+	hinted := count(`SELECT uniqExact(workflow_id) FROM {db}.milestones WHERE workflow_id IN (SELECT workflow_id FROM {db}.live_signals)`)
+	if hinted == 0 {
+		t.Fatal("no milestones of reporting workflows: the test hints nothing")
+	}
+	stop()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.cfg.Brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	group := e.cfg.Group + "-mirror" // the milestone mirror's
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil || committed.Error() != nil {
+		t.Fatalf("fetch offsets of %s: %v %v", group, err, committed.Error())
+	}
+	var rewind kadm.Offsets
+	committed.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == e.cfg.MilestoneTopic {
+			rewind.Add(kadm.Offset{Topic: o.Topic, Partition: o.Partition, At: 0, LeaderEpoch: -1})
+		}
+	})
+	if len(rewind) == 0 {
+		t.Fatalf("%s committed nothing on %s", group, e.cfg.MilestoneTopic)
+	}
+	if resp, err := adm.CommitOffsets(ctx, group, rewind); err != nil || resp.Error() != nil {
+		t.Fatalf("rewind %s: %v %v", group, err, resp.Error())
+	}
+
+	var second app.MirrorProbe
+	stop = startMirror(&second)
+	defer stop()
+	waitFor(t, ctx, time.Minute, "the restarted mirror to re-read every milestone", func() (bool, string) {
+		lags, err := adm.Lag(ctx, group)
+		if err != nil {
+			return false, err.Error()
+		}
+		var lag, end int64
+		lags.Each(func(l kadm.DescribedGroupLag) {
+			for _, ps := range l.Lag {
+				for _, m := range ps {
+					if m.Topic == e.cfg.MilestoneTopic {
+						lag += m.Lag
+						end += m.End.Offset
+					}
+				}
+			}
+		})
+		return end > 0 && lag == 0, fmt.Sprintf("lag %d of %d", lag, end)
+	})
+	// A hint is read once it waited LiveGrace (5 s) for a report and
+	// HintDelay (1 s): give it twice that.
+	time.Sleep(12 * time.Second)
+	c := &second.Calls
+	if d, r, h := c.Describe.Load(), c.Reverse.Load(), c.History.Load(); d+r+h != 0 {
+		t.Errorf("the restarted mirror read Temporal for reporting workflows: %d describes, %d reverse reads, %d history pages (%d workflows hinted)", d, r, h, hinted)
+	}
+	if c.List.Load() == 0 {
+		t.Error("the restarted mirror never swept")
+	}
+	t.Logf("%d reporting workflows hinted again after a restart: %d Temporal calls, %d of them visibility listings (the first mirror: %d calls)", hinted, c.Total(), c.List.Load(), first.Calls.Total())
 }
