@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-var updateScreenshot = flag.Bool("update-screenshot", false, "rewrite docs/dashboards.png from TestUIInHeadlessChromium")
+var updateScreenshot = flag.Bool("update-screenshot", false, "rewrite docs/dashboards.png from TestUIOnDevRun (a real sluice dev run)")
 
 // chromium runs Debian's headless Chromium against url with the extra
 // flags; the test fails (never skips) without it: `make deps` installs it.
@@ -78,7 +78,26 @@ func loadUISeries(t *testing.T, ctx context.Context, ch *ClickHouse, now time.Ti
 // each chart's canvas included, into #out.
 const driverPage = `<!doctype html><html><body>
 <iframe id="f" src="/?range=24h" style="width:1400px;height:2600px"></iframe><pre id="out"></pre>
-<script>
+<script>` + driverLib + `
+(async () => {
+  await wait(() => doc().body.dataset.loaded === "true", 8000);
+  record("first");
+  await change("range", "6h");
+  record("range");
+  await change("topic", "sluice.orders");
+  record("topic");
+  f.src = "/?range=6h&topic=" + encodeURIComponent("x' OR 1=1 --");
+  await wait(() => doc().location.search.includes("OR") && doc().body.dataset.loaded === "true", 8000);
+  record("hostile");
+})().catch(e => steps.push({name: "error", problem: String(e)})).finally(() => {
+  document.getElementById("out").textContent = JSON.stringify(steps);
+});
+</script></body></html>`
+
+// driverLib is what a driver page's steps use, given a frame #f showing
+// the dashboards: wait for a condition, record what the frame shows into
+// steps, and change a control.
+const driverLib = `
 const f = document.getElementById("f"), steps = [];
 const wait = (cond, ms) => new Promise((res, rej) => { const t0 = Date.now();
   (function poll() { let ok = false; try { ok = cond(); } catch (e) {}
@@ -106,20 +125,7 @@ async function change(id, value) {
   sel.dispatchEvent(new Event("change"));
   await wait(() => loads() > n, 8000);
 }
-(async () => {
-  await wait(() => doc().body.dataset.loaded === "true", 8000);
-  record("first");
-  await change("range", "6h");
-  record("range");
-  await change("topic", "sluice.orders");
-  record("topic");
-  f.src = "/?range=6h&topic=" + encodeURIComponent("x' OR 1=1 --");
-  await wait(() => doc().location.search.includes("OR") && doc().body.dataset.loaded === "true", 8000);
-  record("hostile");
-})().catch(e => steps.push({name: "error", problem: String(e)})).finally(() => {
-  document.getElementById("out").textContent = JSON.stringify(steps);
-});
-</script></body></html>`
+`
 
 type driverStep struct {
 	Name, Query, Problem, Text string
@@ -137,8 +143,8 @@ type driverStep struct {
 // uPlot canvases with data drawn on them, the range picker and the topic
 // filter change what the page asks for (and the server sees exactly
 // that) and what it draws, and a hostile filter in a link is refused with
-// the server's message. A screenshot is taken; -update-screenshot writes
-// it to docs/dashboards.png.
+// the server's message. A screenshot is taken (docs/dashboards.png comes
+// from a real sluice dev run instead: TestUIOnDevRun).
 func TestUIInHeadlessChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -235,9 +241,6 @@ func TestUIInHeadlessChromium(t *testing.T) {
 	mu.Unlock()
 
 	shot := filepath.Join(t.TempDir(), "dashboards.png")
-	if *updateScreenshot {
-		shot = "../docs/dashboards.png"
-	}
 	chromium(t, ctx, srv.URL+"/?range=6h", "--screenshot="+shot, "--window-size=1400,2400", "--hide-scrollbars")
 	fi, err := os.Stat(shot)
 	if err != nil || fi.Size() < 20000 {

@@ -41,6 +41,8 @@ func runDev(ctx context.Context, args []string) error {
 	adminAddr := fs.String("admin-addr", "127.0.0.1:9464", "the bridge's admin endpoint: /metrics, /healthz, /readyz")
 	temporalBin := fs.String("temporal-bin", env("SLUICE_TEMPORAL_BIN", ""), "temporal CLI binary (default: .tools/bin/temporal, then PATH) ($SLUICE_TEMPORAL_BIN)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	maxSignals, _ := strconv.Atoi(env("SLUICE_MAX_SIGNALS_PER_RUN", "0")) // a bad value is 0: the default
+	maxSignalsPerRun := fs.Int("max-signals-per-run", maxSignals, "entity workflows continue as new after this many signals (0: the domain's own threshold, 2,000 by default); a run's history reaches ClickHouse when it ends, so a low value shows the history dashboards (cost, Continue-As-New) sooner ($SLUICE_MAX_SIGNALS_PER_RUN)")
 	var dash dashFlags
 	dash.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -56,6 +58,9 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	if *demoRate <= 0 || *demoKeys <= 0 {
 		return fmt.Errorf("--demo-rate and --demo-keys must be positive")
+	}
+	if *maxSignalsPerRun < 0 {
+		return fmt.Errorf("--max-signals-per-run %d: must be positive (or 0 for the domain's own threshold)", *maxSignalsPerRun)
 	}
 	log, err := newLogger("text", *logLevel)
 	if err != nil {
@@ -73,7 +78,8 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 
-	cfg := &app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort, MirrorInterval: 2 * time.Second, Logger: log, Dashboards: dashCfg}
+	cfg := &app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort, MirrorInterval: 2 * time.Second, Logger: log, Dashboards: dashCfg,
+		MaxSignalsPerRun: *maxSignalsPerRun}
 	cfg.ClickHouse.Addr = st.ClickHouse.Addr
 	cfg.SetDefaults()
 	if err := app.EnsureTopics(ctx, cfg); err != nil {
