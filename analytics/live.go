@@ -40,13 +40,15 @@ type LiveMirror struct {
 	Source LiveSource
 	Store  LiveStore
 	Mirror *Mirror // optional
-	Logger *slog.Logger
+	// InsertEvery gathers rows for one insert (DefaultInsertEvery if 0).
+	InsertEvery time.Duration
+	Logger      *slog.Logger
 }
 
 // Run copies until ctx ends. A failed insert is retried (with backoff)
 // before anything is marked done, so a ClickHouse outage loses nothing.
 func (m *LiveMirror) Run(ctx context.Context) error {
-	return copyRows(ctx, m.Logger, "live signals", m.Source, func(rows []LiveSignalRow) {
+	return copyRows(ctx, m.Logger, "live signals", m.Source, m.InsertEvery, func(rows []LiveSignalRow) {
 		if m.Mirror != nil {
 			m.Mirror.reported(rows)
 		}

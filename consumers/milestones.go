@@ -46,10 +46,9 @@ func NewMilestoneReader(brokers []string, topic, group string, fromEnd bool, opt
 // Poll returns the next milestones and the number of records that were not
 // milestones (skipped: the topic belongs to Sluice, so that is a bug).
 func (r *MilestoneReader) Poll(ctx context.Context) ([]MilestoneRecord, int, error) {
+	// Records the client hands back are taken even when ctx ended: they
+	// are gone from its buffer, and a caller may poll with a deadline.
 	f := r.cl.PollFetches(ctx)
-	if err := ctx.Err(); err != nil {
-		return nil, 0, err
-	}
 	var out []MilestoneRecord
 	bad := 0
 	f.EachRecord(func(rec *kgo.Record) {
@@ -61,6 +60,9 @@ func (r *MilestoneReader) Poll(ctx context.Context) ([]MilestoneRecord, int, err
 		}
 		out = append(out, MilestoneRecord{Milestone: m, Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp, Bytes: len(m.Data)})
 	})
+	if len(out) == 0 && bad == 0 && ctx.Err() != nil {
+		return nil, 0, ctx.Err()
+	}
 	return out, bad, nil
 }
 

@@ -74,6 +74,9 @@ type Config struct {
 	MaxSignalsPerRun int
 	// MirrorInterval between mirror sweeps, overriding the default 5s.
 	MirrorInterval time.Duration
+	// MirrorInsertEvery is how long the mirror gathers milestone and live
+	// rows for one ClickHouse insert (default analytics.DefaultInsertEvery).
+	MirrorInsertEvery time.Duration
 	// TenantPattern names each workflow's tenant by its first capture
 	// group (e.g. `^[a-z]+-([^:]+):`); nil leaves tenants empty.
 	TenantPattern *regexp.Regexp

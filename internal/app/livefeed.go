@@ -85,10 +85,9 @@ func newLiveSource(ctx context.Context, c *Config, opts ...kgo.Opt) (*liveSource
 }
 
 func (s *liveSource) Next(ctx context.Context) ([]analytics.LiveSignalRow, error) {
+	// Records are taken even when ctx ended (the mirror polls with a
+	// deadline to gather rows): they are gone from the client's buffer.
 	f := s.cl.PollFetches(ctx)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	var out []analytics.LiveSignalRow
 	f.EachRecord(func(r *kgo.Record) {
 		s.pending = append(s.pending, r)
@@ -104,6 +103,9 @@ func (s *liveSource) Next(ctx context.Context) ([]analytics.LiveSignalRow, error
 			AppliedAt: time.UnixMicro(x.AppliedUs).UTC(), PayloadBytes: uint64(x.PayloadBytes),
 		})
 	})
+	if len(out) == 0 && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	return out, nil
 }
 

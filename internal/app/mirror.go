@@ -84,7 +84,7 @@ func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 	defer r.Close()
 	defer localHints.add(m.Hint)()
 	mm := &analytics.MilestoneMirror{Source: milestoneSource{r, c.Logger}, Store: ch, Hint: m.Hint,
-		Logger: c.Logger.With("component", "milestone-mirror")}
+		InsertEvery: c.MirrorInsertEvery, Logger: c.Logger.With("component", "milestone-mirror")}
 	ls, err := newLiveSource(ctx, c, tel.kafka("live"))
 	if err != nil {
 		return err
@@ -105,7 +105,8 @@ func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 		c.Logger.Debug("mirror: workflows reporting live, from live_signals", "workflows", n)
 	}
 	scancel()
-	lm := &analytics.LiveMirror{Source: ls, Store: liveStore, Mirror: m, Logger: c.Logger.With("component", "live-mirror")}
+	lm := &analytics.LiveMirror{Source: ls, Store: liveStore, Mirror: m, InsertEvery: c.MirrorInsertEvery,
+		Logger: c.Logger.With("component", "live-mirror")}
 	errc := make(chan error, 2)
 	go func() { errc <- mm.Run(ctx) }()
 	go func() { errc <- lm.Run(ctx) }()
