@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -33,9 +34,18 @@ func runBench(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.Warm, "warm", false, "start every entity workflow first (unmeasured); the naive baseline then signals the same workflows")
 	ephemeral := fs.Bool("ephemeral-temporal", false, "run the Temporal dev server on in-memory SQLite instead of a file")
 	md := fs.String("markdown", "", "also write the results as a Markdown table to this file")
+	perfDir := fs.String("perf-dir", "", "sample the Temporal server with perf during each measured phase into DIR/<phase>.perf")
 	logLevel := fs.String("log-level", "error", "log level")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *perfDir != "" {
+		if _, err := exec.LookPath("perf"); err != nil {
+			return fmt.Errorf("--perf-dir needs Linux perf on the PATH (apt-get install linux-perf): %w", err)
+		}
+		if err := os.MkdirAll(*perfDir, 0o755); err != nil {
+			return fmt.Errorf("--perf-dir: %w", err)
+		}
 	}
 	if o.ZipfS <= 1 {
 		return fmt.Errorf("--zipf must be greater than 1")
@@ -53,7 +63,7 @@ func runBench(ctx context.Context, args []string) error {
 	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
 	base.ClickHouse.Addr = st.ClickHouse.Addr
 	fmt.Fprintln(os.Stderr, "running: bridge full speed, bridge half rate, naive baseline ...")
-	rs, err := bench.Run(ctx, base, bench.Procs{Temporal: st.Temporal.Pid(), ClickHouse: st.ClickHouse.Pid()}, o, log)
+	rs, err := bench.Run(ctx, base, bench.Procs{Temporal: st.Temporal.Pid(), ClickHouse: st.ClickHouse.Pid(), PerfDir: *perfDir}, o, log)
 	if err != nil {
 		return err
 	}
@@ -99,6 +109,10 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 	if full != nil && full.ShareOfBare > 0 {
 		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",
 			full.ShareOfBare, perSignal(full), perSignal(find("events per signal")))
+	}
+	if cold := find(bench.ColdBridgePhase); cold != nil && cold.ShareOfBare > 0 {
+		fmt.Fprintf(w, "\nCold (every signal starts its workflow): the bridge's starts/s ÷ a bare workflow's: %.2f (%.0f vs %.0f/s).\n",
+			cold.ShareOfBare, cold.EventsPerSec, cold.EventsPerSec/cold.ShareOfBare)
 	}
 	costTable(w, rs)
 	on := find("mirror on")

@@ -120,7 +120,7 @@ func runBarePhase(ctx context.Context, c *app.Config, pids Procs, o Options, k, 
 		return k, true
 	}
 	settle(ctx, pids.Temporal)
-	m := startMeasure(pids)
+	m := startMeasure(pids, name)
 	var wg sync.WaitGroup
 	for range o.Concurrency {
 		wg.Add(1)
@@ -154,6 +154,7 @@ func runBarePhase(ctx context.Context, c *app.Config, pids Procs, o Options, k, 
 		}()
 	}
 	wg.Wait()
+	m.stopPerf()
 	el := time.Since(m.start)
 	n := int(sent.Load())
 	r := Result{Name: name, Offered: n * k, Applied: n * k, Elapsed: el, PeakRSS: peakRSS(), Signals: int64(n)}

@@ -101,7 +101,8 @@ type Result struct {
 	// Signals are the Signal-With-Starts Temporal accepted in the phase.
 	Signals int64
 	// ShareOfBare is the bridge's events/s ÷ the bare workflow's at the
-	// same events per signal (full-speed phase only).
+	// same events per signal (full-speed phase), or ÷ bare cold starts/s
+	// (the cold phase).
 	ShareOfBare float64
 	Mirror      *MirrorStats // phases with the history mirror on (mirror.go)
 	// Cost breaks the phase's Temporal work down per signal (cost.go).
@@ -167,9 +168,13 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 		wcfg.InputTopic, wcfg.Group, wcfg.WorkflowIDPrefix = "bench.warm", "bench-warm", "bridge-"
 		wcfg.Bridge.MaxInFlight = o.Concurrency
 		log.Info("bench: warming up", "entities", o.Entities)
-		if _, err := runBridgePhase(ctx, &wcfg, prod, gen.warmup(), tr, pids, o.Entities, 0, 0, "warm-up"); err != nil {
+		// The warm-up is the bridge's cold phase (item 5 of #14): one event
+		// to each entity, so every signal starts its workflow.
+		cold, err := runBridgePhase(ctx, &wcfg, prod, gen.warmup(), tr, pids, o.Entities, 0, 0, ColdBridgePhase)
+		if err != nil {
 			return nil, err
 		}
+		results = append(results, cold)
 		naivePrefix = "bridge-"
 	}
 
@@ -222,6 +227,9 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 			cr, err := runBarePhase(ctx, &base, pids, o, 1, o.Entities, true, nil, 5*time.Minute)
 			if err != nil {
 				return results, err
+			}
+			if cr.EventsPerSec > 0 {
+				results[0].ShareOfBare = results[0].EventsPerSec / cr.EventsPerSec
 			}
 			results = append(results, cr)
 		}
@@ -286,6 +294,10 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	results = append(results, r)
 	return results, nil
 }
+
+// ColdBridgePhase names the warm-up's result: the bridge starting every
+// entity with its first event. Its ShareOfBare is against bare cold starts.
+const ColdBridgePhase = "sluice bridge, cold: every event starts its entity"
 
 // workload draws zipf-distributed keys and fixed-size payloads.
 type workload struct {
@@ -377,7 +389,7 @@ func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *w
 
 	settle(ctx, pids.Temporal)
 	ph := tr.phase(name)
-	m := startMeasure(pids)
+	m := startMeasure(pids, name)
 	if err := produce(ctx, prod, gen, tr, ph, c.InputTopic, n, rate); err != nil {
 		return Result{}, err
 	}
@@ -471,7 +483,7 @@ func runNaivePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *wo
 
 	settle(ctx, pids.Temporal)
 	ph := tr.phase(name)
-	m := startMeasure(pids)
+	m := startMeasure(pids, name)
 	if err := produce(ctx, prod, gen, tr, ph, c.InputTopic, o.NaiveEvents, 0); err != nil {
 		return Result{}, err
 	}
@@ -504,17 +516,25 @@ type measure struct {
 	start            time.Time
 	cpu, tcpu, chcpu time.Duration
 	pids             Procs
+	stopPerf         func()
 }
 
 // Procs are the stack's server processes whose CPU each phase reports.
-type Procs struct{ Temporal, ClickHouse int }
+// With PerfDir set, perf samples the Temporal server during each measured
+// phase into PerfDir/<phase>.perf.
+type Procs struct {
+	Temporal, ClickHouse int
+	PerfDir              string
+}
 
-func startMeasure(pids Procs) *measure {
+func startMeasure(pids Procs, phase string) *measure {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset the peak-RSS mark
-	return &measure{start: time.Now(), cpu: selfCPU(), tcpu: procCPU(pids.Temporal), chcpu: procCPU(pids.ClickHouse), pids: pids}
+	return &measure{start: time.Now(), cpu: selfCPU(), tcpu: procCPU(pids.Temporal), chcpu: procCPU(pids.ClickHouse), pids: pids,
+		stopPerf: startPerf(pids.PerfDir, phase, pids.Temporal)}
 }
 
 func (m *measure) finish(name string, offered, applied int, ph *phase) Result {
+	m.stopPerf()
 	el := ph.lastApplied().Sub(m.start)
 	if applied < offered || el <= 0 {
 		el = time.Since(m.start)
