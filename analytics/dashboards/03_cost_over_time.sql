@@ -2,7 +2,8 @@
 -- chart: line
 -- description: Estimated USD per time bucket (an hour at least: actions are
 -- priced per hour) and workflow type: Temporal Cloud actions at your price
--- plus LLM spend.
+-- plus LLM spend. Runs still open count one action per batch signal their
+-- workers reported, replaced by their history's count when the run ends.
 SELECT time, workflow_type, round(sum(usd), 6) AS usd
 FROM
 (

@@ -2,6 +2,8 @@
 -- chart: table
 -- description: The most expensive entities (workflow ids, all runs) per
 -- day: estimated Temporal Cloud actions and their price, plus LLM spend.
+-- A run still open counts one action per batch signal its workers
+-- reported, replaced by its history's count when the run ends.
 SELECT
     day, workflow_type, workflow_id, actions,
     round(action_usd, 6) AS action_usd,

@@ -2,6 +2,8 @@
 -- chart: table
 -- description: Estimated Temporal Cloud actions and their price per tenant
 -- (from the mirror's --tenant-pattern; empty when not configured) and day.
+-- Runs still open count one action per batch signal their workers
+-- reported, replaced by their history's count when the run ends.
 SELECT
     toDate(hour) AS day,
     tenant,
