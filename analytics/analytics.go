@@ -53,7 +53,7 @@ type Store interface {
 }
 
 // LiveIndex says which workflows reported live lately (ClickHouse's
-// live_signals): a restarted mirror starts knowing what its predecessor
+// live_reporters, fed from live_signals): a restarted mirror starts knowing what its predecessor
 // knew (Mirror.SeedLive).
 type LiveIndex interface {
 	// ReportedSince returns, for at most limit workflows of the namespace

@@ -95,6 +95,10 @@ func TestChDBUpgradeFromShippedViews(t *testing.T) {
 	checkUpgradeFromShippedViews(t, ctx, ch, createOld, true)
 }
 
+func TestChDBLiveReporters(t *testing.T) {
+	checkLiveReporters(t, context.Background(), openChDB(t, "sluice_reporters"))
+}
+
 func TestChDBDashboards(t *testing.T) {
 	ctx := context.Background()
 	ch := openChDB(t, "sluice_dash")

@@ -360,12 +360,14 @@ func (c *ClickHouse) InsertLiveSignals(ctx context.Context, rows []LiveSignalRow
  payload_bytes, tenant, mirrored_at)`, vals)
 }
 
-// ReportedSince implements LiveIndex. live_signals is ordered by workflow,
-// not by time: this reads its mirrored_at and workflow_id columns whole,
-// once per mirror start.
+// ReportedSince implements LiveIndex. It reads live_reporters (one row per
+// workflow that ever reported, 0009), not live_signals (a row per signal,
+// ordered by workflow, so a time window would read it whole). max() and
+// not FINAL: rows of one workflow not yet merged collapse in the GROUP BY,
+// on 18.16 too.
 func (c *ClickHouse) ReportedSince(ctx context.Context, namespace string, since time.Time, limit int) (map[string]time.Time, error) {
-	t, err := c.Query(ctx, `SELECT workflow_id, toUInt32(max(mirrored_at)) AS reported FROM `+c.db+`.live_signals
- WHERE namespace = @namespace AND mirrored_at >= toDateTime(@since)
+	t, err := c.Query(ctx, `SELECT workflow_id, toUInt32(max(last_reported_at)) AS reported FROM `+c.db+`.live_reporters
+ WHERE namespace = @namespace AND last_reported_at >= toDateTime(@since)
  GROUP BY workflow_id ORDER BY reported DESC LIMIT @limit`,
 		clickhouse.Named("namespace", namespace), clickhouse.Named("since", since.Unix()), clickhouse.Named("limit", limit))
 	if err != nil {
@@ -376,7 +378,7 @@ func (c *ClickHouse) ReportedSince(ctx context.Context, namespace string, since 
 		id, _ := r[0].(string)
 		at, ok := r[1].(uint32)
 		if !ok {
-			return nil, fmt.Errorf("live_signals: reported is %T, want UInt32", r[1])
+			return nil, fmt.Errorf("live_reporters: reported is %T, want UInt32", r[1])
 		}
 		out[id] = time.Unix(int64(at), 0)
 	}

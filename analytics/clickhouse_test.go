@@ -311,3 +311,67 @@ func checkBatchSignals(t *testing.T, ctx context.Context, ch *ClickHouse, histor
 		t.Fatalf("batch_signals: %d rows (%d live), %d events; want 3 from history + 1 live, %d events", rows, live, events, historyEvents+7)
 	}
 }
+
+// An install upgraded to 0009 seeds from live_reporters at once: 0009
+// copies the reports stored before it (backfill), and the materialized
+// view adds those stored after. On the real ClickHouse (18.16 here).
+func TestLiveReportersBackfill(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ch, err := OpenClickHouse(ctx, ClickHouseConfig{Addr: chtest.Start(t, ctx), Database: "sluice_reporters"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	checkLiveReporters(t, ctx, ch)
+}
+
+// checkLiveReporters migrates ch's database up to 0008, stores live
+// reports, applies 0009, stores more, and holds ReportedSince to all of
+// them; both engines are held to it.
+func checkLiveReporters(t *testing.T, ctx context.Context, ch *ClickHouse) {
+	t.Helper()
+	if _, err := ch.migrate(ctx, 8); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	report := func(ns, id string, offset int64) LiveSignalRow {
+		return LiveSignalRow{Namespace: ns, WorkflowID: id, WorkflowType: "ledger.Account", RunID: id + "-run",
+			KafkaTopic: "t", KafkaFirstOffset: offset, KafkaLastOffset: offset, BatchEvents: 1, AppliedAt: now.Add(-3 * time.Hour)}
+	}
+	// Before 0009: "stale" reported 3 h ago (stored at once), "recent"
+	// now, and a workflow of another namespace now.
+	insertLive(t, ctx, ch, []LiveSignalRow{report("default", "stale", 1)}, 0)
+	insertLive(t, ctx, ch, []LiveSignalRow{report("default", "recent", 1), report("other", "elsewhere", 1)}, 3*time.Hour, 3*time.Hour)
+	if got, err := ch.ReportedSince(ctx, "default", now.Add(-time.Hour), 10); err == nil {
+		t.Fatalf("ReportedSince before 0009: %v, want an error (no live_reporters yet)", got)
+	}
+	applied, err := ch.Migrate(ctx)
+	if err != nil || len(applied) == 0 || applied[0] != "0009_live_reporters" {
+		t.Fatalf("migrate from 0008: %v, %v; want 0009_live_reporters first", applied, err)
+	}
+	got, err := ch.ReportedSince(ctx, "default", now.Add(-time.Hour), 10)
+	if err != nil || len(got) != 1 || got["recent"].Sub(now).Abs() > 5*time.Second {
+		t.Fatalf("after 0009, reported within the hour: %v, %v; want recent (copied by the migration)", got, err)
+	}
+	// After 0009, through the view: "stale" reports again, "fresh" first.
+	if err := ch.InsertLiveSignals(ctx, []LiveSignalRow{report("default", "stale", 2), report("default", "fresh", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = ch.ReportedSince(ctx, "default", now.Add(-time.Hour), 10)
+	if err != nil || len(got) != 3 || got["stale"].Sub(now).Abs() > 5*time.Second || got["fresh"].IsZero() || got["recent"].IsZero() {
+		t.Fatalf("reported within the hour: %v, %v; want stale (again), fresh and recent", got, err)
+	}
+	if got, err := ch.ReportedSince(ctx, "other", now.Add(-time.Hour), 10); err != nil || len(got) != 1 || got["elsewhere"].IsZero() {
+		t.Fatalf("another namespace: %v, %v; want elsewhere alone", got, err)
+	}
+	if got, err := ch.ReportedSince(ctx, "default", now.Add(-4*time.Hour), 2); err != nil || len(got) != 2 {
+		t.Fatalf("at most 2: %v, %v", got, err)
+	}
+	// One row per workflow once merged: stale has two rows until then.
+	var rows, workflows uint64
+	queryRow(t, ctx, ch, "SELECT count(), uniqExact(namespace, workflow_id) FROM "+ch.Database()+".live_reporters FINAL", &rows, &workflows)
+	if rows != 4 || workflows != 4 {
+		t.Fatalf("live_reporters: %d rows for %d workflows, want 4 and 4", rows, workflows)
+	}
+}

@@ -102,7 +102,7 @@ func RunMirrorProbed(ctx context.Context, c *Config, p *MirrorProbe) error {
 	if n, err := m.SeedLive(sctx, ch); err != nil {
 		c.Logger.Warn("mirror: cannot read which workflows report live; their hints are read until they report again", "err", err)
 	} else {
-		c.Logger.Debug("mirror: workflows reporting live, from live_signals", "workflows", n)
+		c.Logger.Debug("mirror: workflows reporting live, from live_reporters", "workflows", n)
 	}
 	scancel()
 	lm := &analytics.LiveMirror{Source: ls, Store: liveStore, Mirror: m, InsertEvery: c.MirrorInsertEvery,

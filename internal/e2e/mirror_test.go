@@ -279,8 +279,8 @@ func TestLiveFeed(t *testing.T) {
 }
 
 // TestMirrorRestartKnowsReportingWorkflows: a mirror restarted after its
-// predecessor stored the workers' live reports knows, from live_signals,
-// which workflows report, so milestone hints for them (here every
+// predecessor stored the workers' live reports knows, from live_reporters
+// (fed from live_signals), which workflows report, so milestone hints for them (here every
 // milestone again: the milestone group rewound, as if the last mirror
 // died before committing them) cost Temporal nothing. Without that, each
 // hinted workflow was described and read once (861 extra calls after a
