@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -188,12 +189,7 @@ func TestUIOnDevRun(t *testing.T) {
 		}
 		// A point per row: each row is one bucket of one series.
 		rows := len(r.Result.Rows)
-		var drawn *struct {
-			ID                            string
-			Rows                          int
-			Chart                         string
-			Series, Points, Canvases, Ink int
-		}
+		var drawn *driverSection
 		for i := range page.Sections {
 			if page.Sections[i].ID == name {
 				drawn = &page.Sections[i]
@@ -207,7 +203,13 @@ func TestUIOnDevRun(t *testing.T) {
 		case drawn.Chart != "uplot" || drawn.Canvases == 0 || drawn.Points != rows || drawn.Ink < 20:
 			t.Errorf("%s: %d rows answered, drawn %+v", name, rows, *drawn)
 		default:
-			t.Logf("%s: %d points in %d series drawn from the server's %d rows", name, drawn.Points, drawn.Series, rows)
+			t.Logf("%s: %d points in %d series drawn from the server's %d rows, x-axis %q", name, drawn.Points, drawn.Series, rows, drawn.XTicks)
+			checkLegend(t, "dev run", *drawn)
+			// The traffic's window is minutes long: HH:MM alone would
+			// repeat on the ticks.
+			if distinct := len(slices.Compact(slices.Clone(drawn.XTicks))); len(drawn.XTicks) < 2 || distinct != len(drawn.XTicks) {
+				t.Errorf("%s: x-axis ticks %q, want two or more, no two alike", name, drawn.XTicks)
+			}
 		}
 	}
 	if q := page.Query; q != view {

@@ -89,6 +89,10 @@ const driverPage = `<!doctype html><html><body>
   f.src = "/?range=6h&topic=" + encodeURIComponent("x' OR 1=1 --");
   await wait(() => doc().location.search.includes("OR") && doc().body.dataset.loaded === "true", 8000);
   record("hostile");
+  const to = Math.floor(Date.now() / 1000);
+  f.src = "/?from=" + (to - 300) + "&to=" + to;
+  await wait(() => doc().location.search.startsWith("?from=") && doc().body.dataset.loaded === "true", 8000);
+  record("five minutes");
 })().catch(e => steps.push({name: "error", problem: String(e)})).finally(() => {
   document.getElementById("out").textContent = JSON.stringify(steps);
 });
@@ -117,7 +121,9 @@ function record(name) {
     text: d.body.textContent, errors: d.querySelectorAll(".error").length,
     sections: [...d.querySelectorAll("section")].map(s => ({id: s.id, rows: +s.dataset.rows, chart: s.dataset.chart || "",
       series: +(s.dataset.series || 0), points: +(s.dataset.points || 0), canvases: s.querySelectorAll("canvas").length,
-      ink: ink(s.querySelector("canvas"))}))});
+      ink: ink(s.querySelector("canvas")), xticks: JSON.parse(s.querySelector(".uplot")?.dataset.xticks || "[]"),
+      legend: [...s.querySelectorAll(".u-legend .u-series")].slice(1).map(e => ({label: e.querySelector(".u-label").textContent,
+        color: getComputedStyle(e.querySelector(".u-marker")).borderTopColor}))}))});
 }
 async function change(id, value) {
   const n = loads(), sel = doc().getElementById(id);
@@ -130,12 +136,18 @@ async function change(id, value) {
 type driverStep struct {
 	Name, Query, Problem, Text string
 	Errors                     int
-	Sections                   []struct {
-		ID                            string
-		Rows                          int
-		Chart                         string
-		Series, Points, Canvases, Ink int
-	}
+	Sections                   []driverSection
+}
+
+// driverSection is one dashboard as the driver saw it: the chart's x-axis
+// tick labels and its legend (each series' label and marker colour).
+type driverSection struct {
+	ID                            string
+	Rows                          int
+	Chart                         string
+	Series, Points, Canvases, Ink int
+	XTicks                        []string
+	Legend                        []struct{ Label, Color string }
 }
 
 // The built-in page in a real browser on the real ClickHouse (18.16
@@ -171,7 +183,7 @@ func TestUIInHeadlessChromium(t *testing.T) {
 	dom := chromium(t, ctx, srv.URL+"/drive", "--dump-dom")
 	m := regexp.MustCompile(`(?s)<pre id="out">(.*?)</pre>`).FindStringSubmatch(dom)
 	var steps []driverStep
-	if m == nil || json.Unmarshal([]byte(html.UnescapeString(m[1])), &steps) != nil || len(steps) != 4 {
+	if m == nil || json.Unmarshal([]byte(html.UnescapeString(m[1])), &steps) != nil || len(steps) != 5 {
 		t.Fatalf("the driver did not finish:\n%.3000s", dom)
 	}
 	ds, _ := LoadDashboards("x")
@@ -179,12 +191,7 @@ func TestUIInHeadlessChromium(t *testing.T) {
 	for _, d := range ds {
 		charts[d.Name] = d.Chart == "line"
 	}
-	section := func(s driverStep, id string) (out struct {
-		ID                            string
-		Rows                          int
-		Chart                         string
-		Series, Points, Canvases, Ink int
-	}) {
+	section := func(s driverStep, id string) (out driverSection) {
 		for _, x := range s.Sections {
 			if x.ID == id {
 				return x
@@ -212,6 +219,9 @@ func TestUIInHeadlessChromium(t *testing.T) {
 		if !charts[d.Name] && s.Canvases != 0 {
 			t.Errorf("%s is a table, but has a chart", d.Name)
 		}
+		if charts[d.Name] {
+			checkLegend(t, first.Name, s)
+		}
 	}
 	for _, want := range []string{"order-saga", "sluice-offline-1", "order.ReserveStock", "ticket-golden"} {
 		if !strings.Contains(first.Text, want) {
@@ -233,10 +243,34 @@ func TestUIInHeadlessChromium(t *testing.T) {
 	if h := steps[3]; !strings.Contains(h.Problem, "400: topic") || !strings.Contains(h.Problem, "is not in the data") {
 		t.Errorf("a hostile topic: the page shows %q", h.Problem)
 	}
+	// Five minutes: uPlot puts ticks seconds apart, and their labels say
+	// the seconds (HH:MM alone read the same on every tick).
+	short, drawn := steps[4], 0
+	for _, d := range ds {
+		s := section(short, d.Name)
+		if !charts[d.Name] || s.Points == 0 {
+			continue
+		}
+		drawn++
+		checkLegend(t, short.Name, s)
+		distinct := map[string]bool{}
+		for _, l := range s.XTicks {
+			distinct[l] = true
+			if !regexp.MustCompile(`^\d\d:\d\d(:\d\d)?$`).MatchString(l) {
+				t.Errorf("five minutes, %s: tick label %q, want HH:MM:SS (UTC)", d.Name, l)
+			}
+		}
+		if len(s.XTicks) < 3 || len(distinct) != len(s.XTicks) {
+			t.Errorf("five minutes, %s: x-axis ticks %q, want three or more, no two alike", d.Name, s.XTicks)
+		}
+	}
+	if short.Errors != 0 || section(short, "throughput").Points == 0 || drawn < 2 {
+		t.Errorf("five minutes: %d errors, %d charts drawn, throughput %+v", short.Errors, drawn, section(short, "throughput"))
+	}
 	mu.Lock()
 	want := []string{"range=24h", "range=6h", "range=6h&topic=sluice.orders", "range=6h&topic=x%27+OR+1%3D1+--"}
-	if strings.Join(asked, " ") != strings.Join(want, " ") {
-		t.Errorf("the server was asked %q, want %q", asked, want)
+	if len(asked) != 5 || strings.Join(asked[:4], " ") != strings.Join(want, " ") || !strings.HasPrefix(asked[4], "from=") {
+		t.Errorf("the server was asked %q, want %q and then from=...&to=...", asked, want)
 	}
 	mu.Unlock()
 
@@ -247,4 +281,23 @@ func TestUIInHeadlessChromium(t *testing.T) {
 		t.Fatalf("screenshot %s: %v", shot, err)
 	}
 	t.Logf("screenshot: %s (%d bytes)", shot, fi.Size())
+}
+
+// checkLegend: a drawn chart's legend names each of its series, each in a
+// colour of its own (series lying on top of each other stay told apart).
+func checkLegend(t *testing.T, step string, s driverSection) {
+	t.Helper()
+	colors := map[string]string{}
+	for _, l := range s.Legend {
+		if l.Label == "" || l.Color == "" {
+			t.Errorf("%s, %s: legend entry %+v without a name or colour", step, s.ID, l)
+		}
+		if other, ok := colors[l.Color]; ok {
+			t.Errorf("%s, %s: series %q and %q share the colour %s", step, s.ID, other, l.Label, l.Color)
+		}
+		colors[l.Color] = l.Label
+	}
+	if len(s.Legend) != s.Series {
+		t.Errorf("%s, %s: the legend names %d series, the chart draws %d: %+v", step, s.ID, len(s.Legend), s.Series, s.Legend)
+	}
 }

@@ -4,7 +4,13 @@
 // filters live in the URL (?range=1h&topic=...), so a view can be linked;
 // the server validates them and binds them to the queries as parameters.
 
-const colors = ["#3b6fd8", "#e07b39", "#3a9d5d", "#b8457a", "#7a5cc7", "#2a9fb0", "#c4a13a", "#6b7280"];
+const palette = ["#3b6fd8", "#e07b39", "#3a9d5d", "#b8457a", "#7a5cc7", "#2a9fb0", "#c4a13a", "#6b7280"];
+// Series i's colour: the palette, then hues spread by the golden angle, so
+// no two series of a chart share one however many there are.
+const color = i => i < palette.length ? palette[i] : `hsl(${Math.round(i * 137.508) % 360}, 65%, 42%)`;
+// Dash patterns, in turn: series that lie on top of each other (mirror lag
+// of every source and type at about 1 s) show each colour in the gaps.
+const dashes = [[], [10, 5], [3, 4], [14, 4, 3, 4]];
 const isNum = v => typeof v === "number";
 const $ = id => document.getElementById(id);
 const filterNames = {topic: "topic", workflow_type: "workflow type"};
@@ -68,6 +74,12 @@ function lineChart(d, width) {
     series.get(key)[xi.get(Date.parse(r[0]) / 1000)] = r[yi];
   }
   const keys = [...series.keys()];
+  const span = d.params.to - d.params.from;
+  // Drawn in order, each on top of the ones before: each series a step
+  // wider, with points a step bigger, than the one drawn over it, so
+  // where they coincide every one still shows (a ring around each point,
+  // a stripe along each line).
+  const depth = i => Math.min(keys.length - 1 - i, 4);
   const opts = {
     width, height: 220,
     tzDate: ts => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
@@ -77,11 +89,20 @@ function lineChart(d, width) {
       y: {range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1]},
     },
     axes: [
-      {values: (u, ticks) => ticks.map(t => fmtTime(t, d.params.to - d.params.from))},
+      // uPlot picks the tick increment; the labels say as much as it
+      // needs. The labels are kept on the chart's root (tests read them).
+      {space: 64, values: (u, ticks, axis, space, incr) => {
+        const labels = ticks.map(t => fmtTime(t, incr, span));
+        u.root.dataset.xticks = JSON.stringify(labels);
+        return labels;
+      }},
       {label: res.columns[yi], size: 64, values: (u, ticks) => ticks.map(fmtNum)},
     ],
-    series: [{}, ...keys.map((k, i) => ({label: k, stroke: colors[i % colors.length], width: 2,
-      points: {show: true, size: 5, fill: colors[i % colors.length]}}))],
+    // The legend names every series with its colour and dash; hovering
+    // shows each one's value at the cursor.
+    legend: {show: true, live: true},
+    series: [{label: "time (UTC)"}, ...keys.map((k, i) => ({label: k, stroke: color(i), dash: dashes[i % dashes.length],
+      width: 1.5 + depth(i), points: {show: true, size: 5 + 3 * depth(i), fill: color(i)}}))],
   };
   const box = el("div", {class: "chart"});
   const plot = new uPlot(opts, [xs, ...keys.map(k => series.get(k))], box);
@@ -90,9 +111,12 @@ function lineChart(d, width) {
   return {box, series: keys.length, points};
 }
 
-// Axis labels in UTC, 24 h clock; the date once the window spans days.
-function fmtTime(t, span) {
+// Axis labels in UTC, 24 h clock: with seconds when ticks are less than a
+// minute apart (a window of a few minutes, where "HH:MM" would repeat on
+// every tick), the date once the window spans days.
+function fmtTime(t, incr, span) {
   const iso = new Date(t * 1000).toISOString();
+  if (incr < 60) return iso.slice(11, 19);
   return span > 36 * 3600 ? iso.slice(5, 10) + " " + iso.slice(11, 16) : iso.slice(11, 16);
 }
 const fmtNum = v => v === 0 ? "0" : String(+v.toPrecision(3));
