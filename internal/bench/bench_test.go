@@ -48,7 +48,17 @@ func TestMiniatureRun(t *testing.T) {
 		t.Fatalf("bridge phases lost events: %+v %+v", full, half)
 	}
 	// The bare workflow got the bridge's signal count at its batch size,
-	// and the share of its capacity is a real ratio.
+	// its phases ended when its workflows had received every signal (as
+	// the bridge's end when every event was applied), and the share of
+	// its capacity is a real ratio.
+	for _, r := range []Result{bare, zipf} {
+		if r.Applied != r.Offered || r.Applied == 0 {
+			t.Errorf("%s: %d of %d events received by the workflows", r.Name, r.Applied, r.Offered)
+		}
+	}
+	if got := bareApplied.n.Load(); got < bare.Signals+zipf.Signals {
+		t.Errorf("the bare workflows received %d signals of %d sent", got, bare.Signals+zipf.Signals)
+	}
 	if bare.Signals < full.Signals || bare.Signals >= full.Signals+8 || bare.Applied == 0 || full.ShareOfBare <= 0 ||
 		math.Abs(full.ShareOfBare-full.EventsPerSec/bare.EventsPerSec) > 1e-9 || !strings.Contains(bare.Name, "events per signal") {
 		t.Errorf("bare phase %+v, share %.2f", bare, full.ShareOfBare)
