@@ -103,6 +103,19 @@ func (e *env) runAll(t *testing.T, ctx context.Context) {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
+// runPipeline runs the worker and the bridge in-process until the test
+// ends and returns the context they run under (a mirror started under it
+// stops with them).
+func (e *env) runPipeline(t *testing.T, ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = app.RunWorker(ctx, e.cfg) }()
+	go func() { defer wg.Done(); _ = app.RunBridge(ctx, e.cfg) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return ctx
+}
+
 // runWorker runs only the worker in-process until the test ends.
 func (e *env) runWorker(t *testing.T, ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)

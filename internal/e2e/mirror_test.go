@@ -30,12 +30,7 @@ func TestMirrorCrashesAndOutages(t *testing.T) {
 	defer cancel()
 	e := startEnv(t, ctx)
 	e.cfg.Bridge.RetryMax = time.Second
-	wctx, wcancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = app.RunWorker(wctx, e.cfg) }()
-	go func() { defer wg.Done(); _ = app.RunBridge(wctx, e.cfg) }()
-	t.Cleanup(func() { wcancel(); wg.Wait() })
+	wctx := e.runPipeline(t, ctx)
 	startMirror := func() (stop func()) {
 		mctx, mcancel := context.WithCancel(wctx)
 		done := make(chan struct{})
@@ -290,12 +285,7 @@ func TestMirrorRestartKnowsReportingWorkflows(t *testing.T) {
 	defer cancel()
 	e := startEnv(t, ctx)
 	e.cfg.MaxSignalsPerRun = 1000 // runs stay open: their history waits for their end
-	wctx, wcancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); _ = app.RunWorker(wctx, e.cfg) }()
-	go func() { defer wg.Done(); _ = app.RunBridge(wctx, e.cfg) }()
-	t.Cleanup(func() { wcancel(); wg.Wait() })
+	wctx := e.runPipeline(t, ctx)
 	startMirror := func(p *app.MirrorProbe) (stop func()) {
 		mctx, mcancel := context.WithCancel(wctx)
 		done := make(chan struct{})
