@@ -260,8 +260,13 @@ func TestUIInHeadlessChromium(t *testing.T) {
 				t.Errorf("five minutes, %s: tick label %q, want HH:MM:SS (UTC)", d.Name, l)
 			}
 		}
-		if len(s.XTicks) < 3 || len(distinct) != len(s.XTicks) {
-			t.Errorf("five minutes, %s: x-axis ticks %q, want three or more, no two alike", d.Name, s.XTicks)
+		// No two labels alike on any chart. Two ticks at least where the
+		// buckets lie inside the window (throughput's): an hourly chart's
+		// point may be its bucket's start before the window (22:00 for
+		// 22:02–22:07), and how many ticks uPlot then draws depends on the
+		// clock.
+		if len(distinct) != len(s.XTicks) || d.Name == "throughput" && len(s.XTicks) < 2 {
+			t.Errorf("five minutes, %s: x-axis ticks %q, want no two alike (and two or more for throughput)", d.Name, s.XTicks)
 		}
 	}
 	if short.Errors != 0 || section(short, "throughput").Points == 0 || drawn < 2 {
