@@ -35,6 +35,7 @@ func runBench(ctx context.Context, args []string) error {
 	ephemeral := fs.Bool("ephemeral-temporal", false, "run the Temporal dev server on in-memory SQLite instead of a file")
 	md := fs.String("markdown", "", "also write the results as a Markdown table to this file")
 	perfDir := fs.String("perf-dir", "", "sample the Temporal server with perf during each measured phase into DIR/<phase>.perf")
+	pprofDir := fs.String("pprof-dir", "", "write a Go CPU profile of this process (bridge, worker, in-process Kafka) during each measured phase into DIR/<phase>.pprof")
 	logLevel := fs.String("log-level", "error", "log level")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -45,6 +46,11 @@ func runBench(ctx context.Context, args []string) error {
 		}
 		if err := os.MkdirAll(*perfDir, 0o755); err != nil {
 			return fmt.Errorf("--perf-dir: %w", err)
+		}
+	}
+	if *pprofDir != "" {
+		if err := os.MkdirAll(*pprofDir, 0o755); err != nil {
+			return fmt.Errorf("--pprof-dir: %w", err)
 		}
 	}
 	if o.ZipfS <= 1 {
@@ -63,7 +69,7 @@ func runBench(ctx context.Context, args []string) error {
 	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
 	base.ClickHouse.Addr = st.ClickHouse.Addr
 	fmt.Fprintln(os.Stderr, "running: bridge full speed, bridge half rate, naive baseline ...")
-	rs, err := bench.Run(ctx, base, bench.Procs{Temporal: st.Temporal.Pid(), ClickHouse: st.ClickHouse.Pid(), PerfDir: *perfDir}, o, log)
+	rs, err := bench.Run(ctx, base, bench.Procs{Temporal: st.Temporal.Pid(), ClickHouse: st.ClickHouse.Pid(), PerfDir: *perfDir, ProfileDir: *pprofDir}, o, log)
 	if err != nil {
 		return err
 	}
@@ -86,13 +92,18 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 	}
 	fmt.Fprintf(w, "Workload: zipf s=%.2f over %d entities, %d-byte payloads, %d in-flight budget, %s; %s, %d CPUs, %s.\n\n",
 		o.ZipfS, o.Entities, o.PayloadBytes, o.Concurrency, state, runtime.Version(), runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
-	fmt.Fprintln(w, "| phase | offered | applied | events/s | actions/event | p50 | p99 | CPU s/10k (sluice) | CPU s/10k (Temporal) | CPU s/10k (ClickHouse) | peak RSS |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| phase | offered | applied | events/s | actions/event | floor | p50 | p99 | CPU s/10k (sluice) | CPU s/10k (Temporal) | CPU s/10k (ClickHouse) | peak RSS |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rs {
-		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %.3f | %s | %s | %.2f | %.2f | %.2f | %d MiB |\n",
-			r.Name, r.Offered, r.Applied, r.EventsPerSec, r.ActionsPerEvent, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond),
+		floor := ""
+		if r.Floor.Entities > 0 {
+			floor = fmt.Sprintf("%.3f", r.Floor.ActionsPerEvent(r.Offered))
+		}
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %.3f | %s | %s | %s | %.2f | %.2f | %.2f | %d MiB |\n",
+			r.Name, r.Offered, r.Applied, r.EventsPerSec, r.ActionsPerEvent, floor, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond),
 			r.CPUPer10k.Seconds(), r.TemporalPer10k.Seconds(), r.ClickHousePer10k.Seconds(), r.PeakRSS>>20)
 	}
+	fmt.Fprintln(w, "\nfloor: the fewest actions per event the phase's events allow, one signal per distinct entity they went to, whatever the batching.")
 	find := func(part string) *bench.Result {
 		for i := range rs {
 			if strings.Contains(rs[i].Name, part) {
@@ -105,6 +116,10 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 	if full != nil && naive != nil && naive.EventsPerSec > 0 && full.ActionsPerEvent > 0 {
 		fmt.Fprintf(w, "\nRatios (bridge full speed ÷ naive): %.1f× events/s, %.1f× fewer Temporal actions per event.\n",
 			full.EventsPerSec/naive.EventsPerSec, naive.ActionsPerEvent/full.ActionsPerEvent)
+	}
+	if half := find("half rate"); half != nil && full != nil && full.Elapsed > 0 && half.Floor.WindowSignalsPerSec > 0 {
+		fmt.Fprintf(w, "\nHalf rate: delivering every event within %s of its produce takes at least %.0f signals/s (%d for %d events: the fewest, per entity one signal %s after its oldest unsent event); the full-speed phase carried %.0f signals/s.\n",
+			bench.LatencyWindow, half.Floor.WindowSignalsPerSec, half.Floor.WindowSignals, half.Offered, bench.LatencyWindow, float64(full.Signals)/full.Elapsed.Seconds())
 	}
 	if full != nil && full.ShareOfBare > 0 {
 		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",

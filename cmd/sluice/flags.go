@@ -23,6 +23,7 @@ type connFlags struct {
 	securityFlags
 	registry                                           registryFlags
 	temporal, namespace, clickhouse, chDB, chUser      string
+	temporalCompression                                string
 	input, milestones, dlq, group, taskQueue, idPrefix string
 	logFormat, logLevel, routes                        string
 	deploymentName, buildID                            string
@@ -55,6 +56,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	secretFlag(fs, "llm-api-key", "SLUICE_LLM_API_KEY")
 	secretFlag(fs, "admin-token", "SLUICE_ADMIN_TOKEN")
 	fs.StringVar(&c.temporal, "temporal", env("SLUICE_TEMPORAL", ""), "Temporal frontend host:port ($SLUICE_TEMPORAL)")
+	fs.StringVar(&c.temporalCompression, "temporal-compression", env("SLUICE_TEMPORAL_COMPRESSION", "auto"), "gRPC compression of calls to Temporal: gzip, none, or auto (none to a loopback address, gzip otherwise) ($SLUICE_TEMPORAL_COMPRESSION)")
 	fs.StringVar(&c.namespace, "namespace", env("SLUICE_NAMESPACE", "default"), "Temporal namespace ($SLUICE_NAMESPACE)")
 	fs.StringVar(&c.clickhouse, "clickhouse", env("SLUICE_CLICKHOUSE", ""), "ClickHouse native-protocol host:port ($SLUICE_CLICKHOUSE)")
 	fs.StringVar(&c.chDB, "clickhouse-db", env("SLUICE_CLICKHOUSE_DB", "sluice"), "ClickHouse database ($SLUICE_CLICKHOUSE_DB)")
@@ -88,7 +90,7 @@ func (c *connFlags) config() (*app.Config, error) {
 		return nil, err
 	}
 	cfg := &app.Config{
-		TemporalAddr: c.temporal, Namespace: c.namespace,
+		TemporalAddr: c.temporal, Namespace: c.namespace, TemporalCompression: c.temporalCompression,
 		InputTopic: c.input, MilestoneTopic: c.milestones, DLQTopic: c.dlq, Group: c.group,
 		TaskQueue: c.taskQueue, WorkflowIDPrefix: c.idPrefix, RoutesFile: c.routes, Logger: log,
 		Deployment:       app.Deployment{Name: c.deploymentName, BuildID: c.buildID},

@@ -108,6 +108,7 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"bridge", []string{"--kafka-password", "hunter2"}, "secrets are not taken from flags"},
 		{"mirror", []string{"--clickhouse-password", "hunter2"}, "$SLUICE_CLICKHOUSE_PASSWORD_FILE"},
 		{"worker", []string{"--temporal-api-key", "k"}, "$SLUICE_TEMPORAL_API_KEY"},
+		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--temporal-compression", "zstd"}, "use auto, gzip or none"},
 		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--kafka-sasl", "SCRAM-SHA-512", "--kafka-user", "u"}, "$SLUICE_KAFKA_PASSWORD"},
 		{"dlq", []string{"list", "--brokers", "x:1", "--kafka-sasl", "GSSAPI"}, "want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
 		{"produce", []string{"--brokers", "x:1", "--generate", "1", "--kafka-tls-ca", "/nonexistent/ca.pem"}, "kafka TLS CA"},

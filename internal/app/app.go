@@ -39,6 +39,11 @@ type Config struct {
 	// API key); the zero values are plaintext, as the embedded stack is.
 	Kafka    secure.Kafka
 	Temporal secure.Temporal
+	// TemporalCompression is the gRPC compression of calls to Temporal:
+	// "gzip" (the SDK's default), "none", or "auto" (the default here):
+	// none to a loopback address, where compressing every call and every
+	// history page only burns CPU on both ends, gzip anywhere else.
+	TemporalCompression string
 
 	InputTopic string // default "sluice.events"
 	// OrdersTopic and TicketsTopic feed the order and support domains when
@@ -161,6 +166,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Temporal.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.temporalCompression(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.SchemaRegistry.Validate(); err != nil {

@@ -107,6 +107,9 @@ type Result struct {
 	Mirror      *MirrorStats // phases with the history mirror on (mirror.go)
 	// Cost breaks the phase's Temporal work down per signal (cost.go).
 	Cost *Cost
+	// Floor is the fewest signals the phase's events allow (floor.go);
+	// zero for the bare phases, which are given their signals.
+	Floor Floor
 
 	workflowIDs []string // the workflows the phase signalled
 }
@@ -360,7 +363,7 @@ func produce(ctx context.Context, prod *kgo.Client, gen *workload, tr *tracker, 
 			}
 		}
 		rec, id := gen.next(topic)
-		tr.expect(ph, id, time.Now())
+		tr.expect(ph, id, string(rec.Key), time.Now())
 		prod.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			if err != nil {
 				perr.Store(err)
@@ -395,6 +398,7 @@ func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *w
 	}
 	applied := ph.wait(ctx, n, 10*time.Minute)
 	r := m.finish(name, n, applied, ph)
+	r.Floor = ph.floor(rate > 0)
 	st := b.Stats()
 	r.ActionsPerEvent = actions(st)
 	r.Signals = st.Signals
@@ -489,6 +493,7 @@ func runNaivePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *wo
 	}
 	applied := ph.wait(ctx, o.NaiveEvents, o.NaiveBudget-time.Since(m.start))
 	r := m.finish(name, o.NaiveEvents, applied, ph)
+	r.Floor = ph.floor(false)
 	if d := delivered.Load(); d > 0 {
 		r.ActionsPerEvent = float64(calls.Load()) / float64(d)
 	}
@@ -521,17 +526,20 @@ type measure struct {
 
 // Procs are the stack's server processes whose CPU each phase reports.
 // With PerfDir set, perf samples the Temporal server during each measured
-// phase into PerfDir/<phase>.perf.
+// phase into PerfDir/<phase>.perf; with ProfileDir set, a Go CPU profile
+// of this process goes to ProfileDir/<phase>.pprof.
 type Procs struct {
 	Temporal, ClickHouse int
-	PerfDir              string
+	PerfDir, ProfileDir  string
 }
 
 func startMeasure(pids Procs, phase string) *measure {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // reset the peak-RSS mark
 	return &measure{start: time.Now(), cpu: selfCPU(), tcpu: procCPU(pids.Temporal), chcpu: procCPU(pids.ClickHouse), pids: pids,
-		stopPerf: startPerf(pids.PerfDir, phase, pids.Temporal)}
+		stopPerf: stopBoth(startPerf(pids.PerfDir, phase, pids.Temporal), startProfile(pids.ProfileDir, phase))}
 }
+
+func stopBoth(a, b func()) func() { return func() { a(); b() } }
 
 func (m *measure) finish(name string, offered, applied int, ph *phase) Result {
 	m.stopPerf()

@@ -83,6 +83,20 @@ func TestMiniatureRun(t *testing.T) {
 	if full.ActionsPerEvent <= 0 || full.ActionsPerEvent >= naive.ActionsPerEvent/2 {
 		t.Errorf("bridge %.3f actions/event vs naive %.3f: no coalescing", full.ActionsPerEvent, naive.ActionsPerEvent)
 	}
+	// No batching beats the floor: one signal per entity the phase's
+	// events went to (40 keys: every one), and at half rate one per entity
+	// and latency window at least.
+	for _, r := range []Result{full, half, naive} {
+		if f := r.Floor; f.Entities == 0 || f.Entities > 40 || r.ActionsPerEvent < f.ActionsPerEvent(r.Offered) {
+			t.Errorf("%s: %.3f actions/event below its floor %+v", r.Name, r.ActionsPerEvent, f)
+		}
+	}
+	if f := half.Floor; f.WindowSignals < f.Entities || f.WindowSignalsPerSec <= 0 {
+		t.Errorf("half rate: %d signals against a 2 s floor %+v", half.Signals, f)
+	}
+	if f := full.Floor; f.WindowSignals != 0 {
+		t.Errorf("full speed has no latency window, floor %+v", f)
+	}
 	if full.P50 <= 0 || full.P99 < full.P50 || full.CPUPer10k <= 0 || full.PeakRSS == 0 {
 		t.Errorf("measurements missing: %+v", full)
 	}

@@ -9,9 +9,38 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 )
+
+// phaseFile names a phase's output file in dir.
+func phaseFile(dir, phase, ext string) string {
+	return filepath.Join(dir, strings.Map(func(r rune) rune {
+		if r == ' ' || r == ',' || r == '/' || r == '(' || r == ')' || r == ':' {
+			return '_'
+		}
+		return r
+	}, phase)+ext)
+}
+
+// startProfile writes a Go CPU profile of this process (bridge, worker,
+// kfake and the harness) into dir/<phase>.pprof until the returned function
+// is called; with no dir it does nothing.
+func startProfile(dir, phase string) (stop func()) {
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(phaseFile(dir, phase, ".pprof"))
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
 
 // startPerf samples pid into dir/<phase>.perf until the returned function
 // is called; with no dir, or no perf on the machine, it does nothing.
@@ -19,13 +48,7 @@ func startPerf(dir, phase string, pid int) (stop func()) {
 	if dir == "" || pid <= 0 {
 		return func() {}
 	}
-	name := strings.Map(func(r rune) rune {
-		if r == ' ' || r == ',' || r == '/' || r == '(' || r == ')' || r == ':' {
-			return '_'
-		}
-		return r
-	}, phase)
-	cmd := exec.Command("perf", "record", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", filepath.Join(dir, name+".perf"))
+	cmd := exec.Command("perf", "record", "-F", "499", "-g", "-p", strconv.Itoa(pid), "-o", phaseFile(dir, phase, ".perf"))
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		return func() {}

@@ -33,6 +33,12 @@ type phase struct {
 	latencies []time.Duration
 	last      time.Time
 	changed   chan struct{}
+	produced  []produced // in produce order: the coalescing floor (floor.go)
+}
+
+type produced struct {
+	at  time.Time
+	key string
 }
 
 func newTracker() *tracker {
@@ -43,10 +49,13 @@ func (t *tracker) phase(name string) *phase {
 	return &phase{name: name, changed: make(chan struct{}, 1)}
 }
 
-func (t *tracker) expect(ph *phase, id string, at time.Time) {
+func (t *tracker) expect(ph *phase, id, key string, at time.Time) {
 	t.mu.Lock()
 	t.pending[id] = pendingEvent{ph, at}
 	t.mu.Unlock()
+	ph.mu.Lock()
+	ph.produced = append(ph.produced, produced{at, key})
+	ph.mu.Unlock()
 }
 
 func (t *tracker) consume(ctx context.Context, c *app.Config, log *slog.Logger) {

@@ -143,6 +143,9 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	e := startEnv(t, ctx)
+	// Compressed, as to a remote Temporal: every other test runs
+	// uncompressed (auto, on 127.0.0.1).
+	e.cfg.TemporalCompression = "gzip"
 	e.runAll(t, ctx)
 
 	const events, keys = 5000, 200
