@@ -28,6 +28,8 @@ func dialTemporal(ctx context.Context, c *Config, tel *telemetry) (client.Client
 		HostPort:  c.TemporalAddr,
 		Namespace: c.Namespace,
 		Logger:    tlog.NewStructuredLogger(c.Logger.With("component", "temporal-sdk")),
+		// DataConverter: json/plain as every SDK writes it, decoded faster.
+		DataConverter: dataConverter,
 	}
 	if tel != nil {
 		mh, err := tel.temporal()

@@ -19,19 +19,20 @@ type bridgeCollector struct {
 }
 
 var (
-	descEvents   = prometheus.NewDesc("sluice_bridge_events_total", "Kafka events delivered to Temporal in accepted signals.", nil, nil)
-	descSignals  = prometheus.NewDesc("sluice_bridge_signals_total", "Signal-With-Start calls Temporal accepted.", nil, nil)
-	descRetries  = prometheus.NewDesc("sluice_bridge_signal_retries_total", "Signal-With-Start attempts that failed and were retried.", nil, nil)
-	descRejected = prometheus.NewDesc("sluice_bridge_rejected_events_total", "Events Temporal refused even alone (dead-lettered as rejected-by-temporal).", nil, nil)
-	descBuffered = prometheus.NewDesc("sluice_bridge_buffered_events", "Events held by the bridge, queued or in flight.", nil, nil)
-	descInFlight = prometheus.NewDesc("sluice_bridge_inflight_signals", "Signal-With-Start calls under way now (at most --max-in-flight).", nil, nil)
-	descEntities = prometheus.NewDesc("sluice_bridge_active_entities", "Workflows with events queued or in flight in this bridge.", nil, nil)
-	descSigTime  = prometheus.NewDesc("sluice_bridge_signal_seconds_total", "Time spent in accepted Signal-With-Start calls; divide by signals for the mean.", nil, nil)
-	descLag      = prometheus.NewDesc("sluice_consumer_lag", "Records between the group's committed offset and the end of the partition (asked of Kafka at most every 5 s).", []string{"topic", "partition"}, nil)
+	descEvents        = prometheus.NewDesc("sluice_bridge_events_total", "Kafka events delivered to Temporal in accepted signals.", nil, nil)
+	descSignals       = prometheus.NewDesc("sluice_bridge_signals_total", "Signal-With-Start calls Temporal accepted.", nil, nil)
+	descRetries       = prometheus.NewDesc("sluice_bridge_signal_retries_total", "Signal-With-Start attempts that failed and were retried.", nil, nil)
+	descRejected      = prometheus.NewDesc("sluice_bridge_rejected_events_total", "Events Temporal refused even alone (dead-lettered as rejected-by-temporal).", nil, nil)
+	descBuffered      = prometheus.NewDesc("sluice_bridge_buffered_events", "Events held by the bridge, queued or in flight.", nil, nil)
+	descInFlight      = prometheus.NewDesc("sluice_bridge_inflight_signals", "Signal-With-Start calls under way now (at most --max-in-flight).", nil, nil)
+	descInFlightLimit = prometheus.NewDesc("sluice_bridge_inflight_limit", "Signal-With-Start calls allowed under way now: --max-in-flight, or less with --adaptive-in-flight while Temporal accepts slowly.", nil, nil)
+	descEntities      = prometheus.NewDesc("sluice_bridge_active_entities", "Workflows with events queued or in flight in this bridge.", nil, nil)
+	descSigTime       = prometheus.NewDesc("sluice_bridge_signal_seconds_total", "Time spent in accepted Signal-With-Start calls; divide by signals for the mean.", nil, nil)
+	descLag           = prometheus.NewDesc("sluice_consumer_lag", "Records between the group's committed offset and the end of the partition (asked of Kafka at most every 5 s).", []string{"topic", "partition"}, nil)
 )
 
 func (c *bridgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEvents, descSignals, descRetries, descRejected, descBuffered, descInFlight, descEntities, descSigTime} {
+	for _, d := range []*prometheus.Desc{descEvents, descSignals, descRetries, descRejected, descBuffered, descInFlight, descInFlightLimit, descEntities, descSigTime} {
 		ch <- d
 	}
 }
@@ -44,6 +45,7 @@ func (c *bridgeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(st.Rejected))
 	ch <- prometheus.MustNewConstMetric(descBuffered, prometheus.GaugeValue, float64(st.Buffered))
 	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(st.InFlight))
+	ch <- prometheus.MustNewConstMetric(descInFlightLimit, prometheus.GaugeValue, float64(st.InFlightLimit))
 	ch <- prometheus.MustNewConstMetric(descEntities, prometheus.GaugeValue, float64(st.Entities))
 	ch <- prometheus.MustNewConstMetric(descSigTime, prometheus.CounterValue, st.SignalTime.Seconds())
 }

@@ -23,7 +23,10 @@ import (
 // threshold, say) shapes what its workflow does, so replay with the flags
 // the workers run with.
 func NewReplayer(c *Config) worker.WorkflowReplayer {
-	r := worker.NewWorkflowReplayer()
+	r, err := worker.NewWorkflowReplayerWithOptions(worker.WorkflowReplayerOptions{DataConverter: dataConverter})
+	if err != nil { // only for options this one does not set
+		panic(err)
+	}
 	for _, d := range c.domains() {
 		// The Continue-As-New threshold decides commands: a run that
 		// continued after 3 signals replays only with 3.

@@ -126,7 +126,7 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	if _, err := app.Migrate(ctx, &base); err != nil {
 		return nil, fmt.Errorf("bench needs ClickHouse for the mirror phase: %w", err)
 	}
-	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.naive"} {
+	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.half.adaptive", "bench.naive"} {
 		c := base
 		c.InputTopic = t
 		if err := app.EnsureTopics(ctx, &c); err != nil {
@@ -281,6 +281,20 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	if err == nil {
 		err = r.Mirror.liveLag(ctx, &hcfg, phaseStart)
 	}
+	if err != nil {
+		mr.stop()
+		return results, err
+	}
+	results = append(results, r)
+
+	// 2a. The same rate with the calls in flight following the latency
+	// Temporal accepts them with (bridge.Config.AdaptiveInFlight): when the
+	// server is saturated, entities wait in the bridge and their events
+	// go in fewer, larger signals. The mirror stays on, as in 2.
+	acfg2 := hcfg
+	acfg2.InputTopic, acfg2.Group = "bench.half.adaptive", "bench-half-adaptive"
+	acfg2.Bridge.AdaptiveInFlight = true
+	r, err = runBridgePhase(ctx, &acfg2, prod, gen, tr, pids, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s), adaptive in flight", rate))
 	mr.stop()
 	if err != nil {
 		return results, err

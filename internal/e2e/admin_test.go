@@ -73,6 +73,10 @@ func TestAdminEndpoints(t *testing.T) {
 	if n, _ := metric(body, "sluice_bridge_signal_duration_seconds_count"); n < signals {
 		t.Errorf("signal latency histogram counts %v calls, %v were accepted", n, signals)
 	}
+	// A fixed budget (no --adaptive-in-flight) allows the default 64.
+	if n, _ := metric(body, "sluice_bridge_inflight_limit"); n != 64 {
+		t.Errorf("in-flight limit %v, want the default 64", n)
+	}
 	for _, want := range []string{`sluice_kafka_connects_total{client="consumer"`, "temporal_request_total"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("bridge metrics lack %s", want)
