@@ -121,6 +121,11 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 		fmt.Fprintf(w, "\nHalf rate: delivering every event within %s of its produce takes at least %.0f signals/s (%d for %d events: the fewest, per entity one signal %s after its oldest unsent event); the full-speed phase carried %.0f signals/s.\n",
 			bench.LatencyWindow, half.Floor.WindowSignalsPerSec, half.Floor.WindowSignals, half.Offered, bench.LatencyWindow, float64(full.Signals)/full.Elapsed.Seconds())
 	}
+	if st := find(bench.SustainablePhase); st != nil && full != nil && full.Elapsed > 0 {
+		fmt.Fprintf(w, "\nSustainable rate: at %.0f events/s the fewest signals within %s are %.0f/s, %.0f%% of the full-speed phase's %.0f signals/s; there the bridge sent %.3f actions/event with p50 %s, p99 %s.\n",
+			float64(st.Offered)/o.HalfRateFor.Seconds(), bench.LatencyWindow, st.Floor.WindowSignalsPerSec, 100*bench.SustainableShare,
+			float64(full.Signals)/full.Elapsed.Seconds(), st.ActionsPerEvent, st.P50.Round(time.Millisecond), st.P99.Round(time.Millisecond))
+	}
 	if full != nil && full.ShareOfBare > 0 {
 		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",
 			full.ShareOfBare, perSignal(full), perSignal(find("events per signal")))

@@ -126,7 +126,7 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	if _, err := app.Migrate(ctx, &base); err != nil {
 		return nil, fmt.Errorf("bench needs ClickHouse for the mirror phase: %w", err)
 	}
-	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.half.adaptive", "bench.naive"} {
+	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.half.adaptive", "bench.steady", "bench.naive"} {
 		c := base
 		c.InputTopic = t
 		if err := app.EnsureTopics(ctx, &c); err != nil {
@@ -295,11 +295,27 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	acfg2.InputTopic, acfg2.Group = "bench.half.adaptive", "bench-half-adaptive"
 	acfg2.Bridge.AdaptiveInFlight = true
 	r, err = runBridgePhase(ctx, &acfg2, prod, gen, tr, pids, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s), adaptive in flight", rate))
-	mr.stop()
 	if err != nil {
+		mr.stop()
 		return results, err
 	}
 	results = append(results, r)
+
+	// 2b. The latency of a server that is not saturated: the rate whose
+	// fewest signals within the latency window are SustainableShare of what
+	// the full-speed phase carried (floor.go), at the default settings.
+	if off.Elapsed > 0 && off.Signals > 0 {
+		srate := sustainableRate(o, SustainableShare*float64(off.Signals)/off.Elapsed.Seconds(), rate)
+		scfg := hcfg
+		scfg.InputTopic, scfg.Group = "bench.steady", "bench-steady"
+		r, err = runBridgePhase(ctx, &scfg, prod, gen, tr, pids, max(1, int(srate*o.HalfRateFor.Seconds())), srate, 0, fmt.Sprintf("%s (%.0f/s)", SustainablePhase, srate))
+		if err != nil {
+			mr.stop()
+			return results, err
+		}
+		results = append(results, r)
+	}
+	mr.stop()
 
 	// 3. The naive baseline, time-boxed.
 	ncfg := base
@@ -311,6 +327,9 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	results = append(results, r)
 	return results, nil
 }
+
+// SustainablePhase names the phase at the sustainable rate (floor.go).
+const SustainablePhase = "sluice bridge, sustainable rate"
 
 // ColdBridgePhase names the warm-up's result: the bridge starting every
 // entity with its first event. Its ShareOfBare is against bare cold starts.

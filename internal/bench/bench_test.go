@@ -43,9 +43,10 @@ func TestMiniatureRun(t *testing.T) {
 		return Result{}
 	}
 	full, bare, zipf := find("sluice bridge, full speed"), find("the bridge's workflows in its order"), find("zipf keys")
-	half, adaptive, naive := find("sluice bridge, half rate"), find("adaptive in flight"), find("naive")
-	if full.Applied != full.Offered || half.Applied != half.Offered || adaptive.Applied != adaptive.Offered || adaptive.Offered != half.Offered {
-		t.Fatalf("bridge phases lost events: %+v %+v %+v", full, half, adaptive)
+	half, adaptive, steady, naive := find("sluice bridge, half rate"), find("adaptive in flight"), find(SustainablePhase), find("naive")
+	if full.Applied != full.Offered || half.Applied != half.Offered || adaptive.Applied != adaptive.Offered || adaptive.Offered != half.Offered ||
+		steady.Applied != steady.Offered || steady.Offered == 0 || steady.Offered > half.Offered {
+		t.Fatalf("bridge phases lost events: %+v %+v %+v %+v", full, half, adaptive, steady)
 	}
 	// The bare workflow got the bridge's signal count at its batch size,
 	// its phases ended when its workflows had received every signal (as
@@ -86,7 +87,7 @@ func TestMiniatureRun(t *testing.T) {
 	// No batching beats the floor: one signal per entity the phase's
 	// events went to (40 keys: every one), and at half rate one per entity
 	// and latency window at least.
-	for _, r := range []Result{full, half, adaptive, naive} {
+	for _, r := range []Result{full, half, adaptive, steady, naive} {
 		if f := r.Floor; f.Entities == 0 || f.Entities > 40 || r.ActionsPerEvent < f.ActionsPerEvent(r.Offered) {
 			t.Errorf("%s: %.3f actions/event below its floor %+v", r.Name, r.ActionsPerEvent, f)
 		}

@@ -6,6 +6,8 @@ package bench
 // are judged against it, since it, not the bridge, bounds actions/event.
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"time"
 )
 
@@ -64,4 +66,41 @@ func (ph *phase) floor(paced bool) Floor {
 		}
 	}
 	return f
+}
+
+// SustainableShare is the share of the full-speed phase's signal rate the
+// sustainable-rate phase's floor may take: the rest is headroom, so the
+// server is not saturated and latency shows the bridge, not a queue.
+const SustainableShare = 0.5
+
+// sustainableRate is the highest event rate whose LatencyWindow floor
+// (for o's key distribution, drawn afresh) stays within budget signals/s,
+// searched between 1 and hi events/s.
+func sustainableRate(o Options, budget, hi float64) float64 {
+	lo := 1.0
+	if windowFloorRate(o, hi) <= budget {
+		return hi
+	}
+	for range 16 {
+		mid := (lo + hi) / 2
+		if windowFloorRate(o, mid) <= budget {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// windowFloorRate is the LatencyWindow floor, in signals/s, of 20 seconds
+// of events at rate per second over o's keys.
+func windowFloorRate(o Options, rate float64) float64 {
+	const span = 20 * time.Second
+	z := rand.NewZipf(rand.New(rand.NewPCG(o.Seed+11, o.Seed+12)), o.ZipfS, 1, uint64(o.Entities-1))
+	ps := make([]produced, int(rate*span.Seconds()))
+	t0 := time.Unix(0, 0)
+	for i := range ps {
+		ps[i] = produced{t0.Add(time.Duration(float64(i) / rate * float64(time.Second))), strconv.FormatUint(z.Uint64(), 10)}
+	}
+	return float64(floorSignals(ps, LatencyWindow)) / span.Seconds()
 }

@@ -31,3 +31,19 @@ func TestFloorSignals(t *testing.T) {
 		t.Errorf("floor actions/event %v, want 3/8", got)
 	}
 }
+
+func TestSustainableRate(t *testing.T) {
+	o := Options{Entities: 10_000, ZipfS: 1.1, Seed: 1}
+	r := sustainableRate(o, 100, 5000)
+	if windowFloorRate(o, r) > 100 || windowFloorRate(o, r*1.1) <= 100 {
+		t.Errorf("rate %.0f/s: floor %.0f signals/s, and %.0f at 10%% more; want the highest rate within 100", r, windowFloorRate(o, r), windowFloorRate(o, r*1.1))
+	}
+	// Zipf 1.1 over 10,000 keys: ~200 events/s need ~100 signals/s for
+	// 2-second windows (distinct keys per window, computed independently).
+	if r < 150 || r > 260 {
+		t.Errorf("rate %.0f/s, want about 200", r)
+	}
+	if got := sustainableRate(o, 1e6, 300); got != 300 {
+		t.Errorf("a budget above every rate: %.0f, want the upper bound 300", got)
+	}
+}
