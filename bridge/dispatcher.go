@@ -24,6 +24,13 @@ type Config struct {
 	// more events can join it; the default 0 sends at once (under load,
 	// batches grow by themselves while a signal is in flight).
 	Linger time.Duration
+	// MinInterval spaces one entity's signals: its next batch goes no
+	// sooner than this after the previous one began, so a busy entity
+	// sends one signal per interval however fast its events come, and an
+	// event of it waits at most this long. Unlike Linger it never holds
+	// an idle entity's first event. The default 0 sends each batch as soon
+	// as the previous one is accepted.
+	MinInterval time.Duration
 	// MaxInFlight bounds concurrent Signal-With-Start calls, overriding the
 	// default 64.
 	MaxInFlight int
@@ -89,6 +96,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Linger < 0 {
 		errs = append(errs, errors.New("bridge: Linger must not be negative"))
+	}
+	if c.MinInterval < 0 {
+		errs = append(errs, errors.New("bridge: MinInterval must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -500,7 +510,7 @@ func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
 	d.stats.Signals++
 	d.stats.SignalTime += took
 	q.limit = 0
-	d.next(q)
+	d.spaced(q, began)
 	d.mu.Unlock()
 	if d.cfg.OnSignaled != nil {
 		d.cfg.OnSignaled(q.target.WorkflowID)
@@ -508,6 +518,18 @@ func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
 	for _, it := range p.items {
 		it.ack.Ack(p.part.topic, p.part.partition, it.ev.Offset)
 	}
+}
+
+// spaced schedules q's next batch once MinInterval has passed since the
+// last one began; mu held. Meanwhile q stays scheduled, so its new events
+// join q.items and Enqueue does not queue it again.
+func (d *Dispatcher) spaced(q *entityQueue, began time.Time) {
+	wait := d.cfg.MinInterval - time.Since(began)
+	if wait <= 0 {
+		d.next(q)
+		return
+	}
+	time.AfterFunc(wait, func() { d.mu.Lock(); d.next(q); d.mu.Unlock() })
 }
 
 // take removes the next batch from q: a prefix of one partition's events,

@@ -305,3 +305,61 @@ func TestDispatcherRejectedBatchesSplitThenDeadLetter(t *testing.T) {
 		t.Fatalf("dead letters %v, stats %+v", acks.dead, d.Stats())
 	}
 }
+
+// With MinInterval a busy entity's events wait for the interval and go in
+// one signal; another entity's first event is not held meanwhile.
+func TestDispatcherMinIntervalSpacesAnEntitysSignals(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	var order []string
+	sent := map[string][]time.Time{}
+	sizes := map[string][]int{}
+	sig := signalFunc(func(_ context.Context, tg Target, b *schemas.SignalBatch) error {
+		mu.Lock()
+		defer mu.Unlock()
+		order = append(order, tg.EntityID)
+		sent[tg.EntityID] = append(sent[tg.EntityID], time.Now())
+		sizes[tg.EntityID] = append(sizes[tg.EntityID], len(b.Events))
+		return nil
+	})
+	const gap = time.Second
+	d, err := NewDispatcher(ctx, Config{MinInterval: gap}, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks := &ackLog{acked: map[int64]int{}}
+	rec := func(key string, off int64) []consumers.Record {
+		return []consumers.Record{{Topic: "t", Offset: off, Key: []byte(key), Target: target(key)}}
+	}
+	d.Enqueue(rec("hot", 0), acks)
+	for i := int64(1); i <= 10; i++ {
+		time.Sleep(5 * time.Millisecond)
+		d.Enqueue(rec("hot", i), acks)
+	}
+	d.Enqueue(rec("cold", 100), acks)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		acks.mu.Lock()
+		n := len(acks.acked)
+		acks.mu.Unlock()
+		if n == 12 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := fmt.Sprint(sizes["hot"], sizes["cold"]); got != "[1 10] [1]" {
+		t.Fatalf("batches %s, want hot [1 10] and cold [1]", got)
+	}
+	if h := sent["hot"]; h[1].Sub(h[0]) < gap {
+		t.Errorf("hot's signals %s apart, want at least %s", h[1].Sub(h[0]), gap)
+	}
+	if fmt.Sprint(order) != "[hot cold hot]" {
+		t.Errorf("signal order %v: cold's first event waited for hot's interval", order)
+	}
+	if err := (&Config{MinInterval: -time.Second}).Validate(); err == nil {
+		t.Error("a negative MinInterval passed")
+	}
+}

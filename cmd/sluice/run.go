@@ -98,7 +98,7 @@ func runOne(ctx context.Context, name string, args []string, run func(context.Co
 // documented on bridge.Config.
 type bridgeTuning struct {
 	maxEvents, maxBytes, maxInFlight, maxBuffered int
-	linger                                        time.Duration
+	linger, minInterval                           time.Duration
 	adaptive                                      bool
 }
 
@@ -106,6 +106,7 @@ func (b *bridgeTuning) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.maxEvents, "max-batch-events", 500, "events per Signal-With-Start at most")
 	fs.IntVar(&b.maxBytes, "max-batch-bytes", 1<<20, "event bytes per Signal-With-Start at most (Temporal rejects payloads near 2 MB)")
 	fs.DurationVar(&b.linger, "linger", 0, "wait this long before an idle entity's first batch, so more events join it")
+	fs.DurationVar(&b.minInterval, "min-signal-interval", 0, "send a busy entity at most one Signal-With-Start per this interval, its events in between together (an idle entity's first event is not held): fewer actions at a sustained rate, each event waiting at most this long")
 	fs.IntVar(&b.maxInFlight, "max-in-flight", 64, "concurrent Signal-With-Start calls")
 	fs.BoolVar(&b.adaptive, "adaptive-in-flight", false, "let the calls in flight (4 to --max-in-flight) follow the latency Temporal accepts them with: a saturated server gets fewer, larger signals (fewer actions, lower latency at a sustained rate), at the price of slower cold starts (see BENCHMARKS.md)")
 	fs.IntVar(&b.maxBuffered, "max-buffered", 100_000, "events held before the consumer stops fetching (backpressure)")
@@ -114,5 +115,5 @@ func (b *bridgeTuning) register(fs *flag.FlagSet) {
 func (b *bridgeTuning) apply(c *app.Config) {
 	c.Bridge.MaxBatchEvents, c.Bridge.MaxBatchBytes, c.Bridge.Linger = b.maxEvents, b.maxBytes, b.linger
 	c.Bridge.MaxInFlight, c.Bridge.MaxBuffered = b.maxInFlight, b.maxBuffered
-	c.Bridge.AdaptiveInFlight = b.adaptive
+	c.Bridge.AdaptiveInFlight, c.Bridge.MinInterval = b.adaptive, b.minInterval
 }
