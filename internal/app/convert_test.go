@@ -14,7 +14,8 @@ import (
 
 // The converter must write what the SDK's default writes (other SDKs, the
 // replayer and histories of earlier builds read it) and read what it
-// writes into the same values.
+// writes into the same values. (A first version wrote Durations as
+// strings, and every carried order and ticket state failed to decode.)
 func TestDataConverterMatchesTheSDKs(t *testing.T) {
 	type legacy struct {
 		AccountID string `json:"account_id"`
@@ -27,7 +28,13 @@ func TestDataConverterMatchesTheSDKs(t *testing.T) {
 		{Offset: 8, ID: "b", Type: "x.debited", Redriven: true, TraceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
 	}}
 	status := workflows.Status{EntityID: "acct-1", Marks: map[string]int64{"t/3": 8, "t/1": 2}, Signals: 2, Recent: []workflows.Applied{{ID: "a", At: time.Date(2026, 12, 1, 23, 0, 0, 5, time.UTC)}}}
-	values := []any{batch, status, legacy{AccountID: "x", Amount: -3, Tags: map[string]int{"b": 2, "a": 1}}, map[string]any{"n": 1.5, "s": []any{"x", nil, true}}, "plain", 42, []byte("raw"), nil}
+	// A domain's state: encoding/json writes a Duration as nanoseconds
+	// (segmentio would write "1h0m0s", which encoding/json cannot read).
+	type state struct {
+		ShipWithin time.Duration `json:"ship_within"`
+		Due        time.Time     `json:"due"`
+	}
+	values := []any{batch, status, state{ShipWithin: time.Hour, Due: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)}, legacy{AccountID: "x", Amount: -3, Tags: map[string]int{"b": 2, "a": 1}}, map[string]any{"n": 1.5, "s": []any{"x", nil, true}}, "plain", 42, []byte("raw"), nil}
 	std := converter.GetDefaultDataConverter()
 	for _, v := range values {
 		ours, err := dataConverter.ToPayload(v)
