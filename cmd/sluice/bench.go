@@ -125,6 +125,10 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 		fmt.Fprintf(w, "\nSustainable rate: at %.0f events/s the fewest signals within %s are %.0f/s, %.0f%% of the full-speed phase's %.0f signals/s; there the bridge sent %.3f actions/event with p50 %s, p99 %s.\n",
 			float64(st.Offered)/o.HalfRateFor.Seconds(), bench.LatencyWindow, st.Floor.WindowSignalsPerSec, 100*bench.SustainableShare,
 			float64(full.Signals)/full.Elapsed.Seconds(), st.ActionsPerEvent, st.P50.Round(time.Millisecond), st.P99.Round(time.Millisecond))
+		if sp := find("min interval"); sp != nil {
+			fmt.Fprintf(w, "With a busy entity's signals spaced (%s): %.3f actions/event, p50 %s, p99 %s.\n",
+				sp.Name[strings.LastIndex(sp.Name, ", ")+2:], sp.ActionsPerEvent, sp.P50.Round(time.Millisecond), sp.P99.Round(time.Millisecond))
+		}
 	}
 	if full != nil && full.ShareOfBare > 0 {
 		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",

@@ -126,7 +126,7 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	if _, err := app.Migrate(ctx, &base); err != nil {
 		return nil, fmt.Errorf("bench needs ClickHouse for the mirror phase: %w", err)
 	}
-	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.half.adaptive", "bench.steady", "bench.naive"} {
+	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.half.adaptive", "bench.steady", "bench.steady.spaced", "bench.naive"} {
 		c := base
 		c.InputTopic = t
 		if err := app.EnsureTopics(ctx, &c); err != nil {
@@ -308,7 +308,19 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 		srate := sustainableRate(o, SustainableShare*float64(off.Signals)/off.Elapsed.Seconds(), rate)
 		scfg := hcfg
 		scfg.InputTopic, scfg.Group = "bench.steady", "bench-steady"
-		r, err = runBridgePhase(ctx, &scfg, prod, gen, tr, pids, max(1, int(srate*o.HalfRateFor.Seconds())), srate, 0, fmt.Sprintf("%s (%.0f/s)", SustainablePhase, srate))
+		sn := max(1, int(srate*o.HalfRateFor.Seconds()))
+		r, err = runBridgePhase(ctx, &scfg, prod, gen, tr, pids, sn, srate, 0, fmt.Sprintf("%s (%.0f/s)", SustainablePhase, srate))
+		if err != nil {
+			mr.stop()
+			return results, err
+		}
+		results = append(results, r)
+		// The same with a busy entity's signals spaced (bridge.Config.
+		// MinInterval) by a quarter of the latency window.
+		icfg := scfg
+		icfg.InputTopic, icfg.Group = "bench.steady.spaced", "bench-steady-spaced"
+		icfg.Bridge.MinInterval = LatencyWindow / 4
+		r, err = runBridgePhase(ctx, &icfg, prod, gen, tr, pids, sn, srate, 0, fmt.Sprintf("%s (%.0f/s), min interval %s", SustainablePhase, srate, icfg.Bridge.MinInterval))
 		if err != nil {
 			mr.stop()
 			return results, err

@@ -43,10 +43,10 @@ func TestMiniatureRun(t *testing.T) {
 		return Result{}
 	}
 	full, bare, zipf := find("sluice bridge, full speed"), find("the bridge's workflows in its order"), find("zipf keys")
-	half, adaptive, steady, naive := find("sluice bridge, half rate"), find("adaptive in flight"), find(SustainablePhase), find("naive")
+	half, adaptive, steady, spaced, naive := find("sluice bridge, half rate"), find("adaptive in flight"), find(SustainablePhase), find("min interval"), find("naive")
 	if full.Applied != full.Offered || half.Applied != half.Offered || adaptive.Applied != adaptive.Offered || adaptive.Offered != half.Offered ||
-		steady.Applied != steady.Offered || steady.Offered == 0 || steady.Offered > half.Offered {
-		t.Fatalf("bridge phases lost events: %+v %+v %+v %+v", full, half, adaptive, steady)
+		steady.Applied != steady.Offered || steady.Offered == 0 || steady.Offered > half.Offered || spaced.Applied != spaced.Offered || spaced.Offered != steady.Offered {
+		t.Fatalf("bridge phases lost events: %+v %+v %+v %+v %+v", full, half, adaptive, steady, spaced)
 	}
 	// The bare workflow got the bridge's signal count at its batch size,
 	// its phases ended when its workflows had received every signal (as
@@ -87,7 +87,7 @@ func TestMiniatureRun(t *testing.T) {
 	// No batching beats the floor: one signal per entity the phase's
 	// events went to (40 keys: every one), and at half rate one per entity
 	// and latency window at least.
-	for _, r := range []Result{full, half, adaptive, steady, naive} {
+	for _, r := range []Result{full, half, adaptive, steady, spaced, naive} {
 		if f := r.Floor; f.Entities == 0 || f.Entities > 40 || r.ActionsPerEvent < f.ActionsPerEvent(r.Offered) {
 			t.Errorf("%s: %.3f actions/event below its floor %+v", r.Name, r.ActionsPerEvent, f)
 		}
