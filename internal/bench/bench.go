@@ -260,74 +260,72 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 		results = append(results, br, zr)
 	}
 
-	// The mirror is on for the half-rate phase too, caught up first.
+	// The mirror is on for the paced phases too, caught up first.
 	off := results[full]
 	mr := startCaughtUpMirror(ctx, &base)
+	err = func() error {
+		defer mr.stop()
+		// 2. Bridge at half the measured rate: the latency a user sees in
+		// steady state rather than while a backlog drains.
+		hcfg := base
+		hcfg.InputTopic, hcfg.Group, hcfg.WorkflowIDPrefix = "bench.half", "bench-half", "bridge-" // same entities: steady state
+		hcfg.Bridge.MaxInFlight = o.Concurrency
+		rate := off.EventsPerSec / 2
+		n := int(rate * o.HalfRateFor.Seconds())
+		mark := mr.snapshot()
+		phaseStart := time.Now()
+		r, err := runBridgePhase(ctx, &hcfg, prod, gen, tr, pids, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
+		if err == nil {
+			r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &hcfg, phaseStart)
+			r.Mirror = mr.since(mark)
+		}
+		if err == nil {
+			err = r.Mirror.liveLag(ctx, &hcfg, phaseStart)
+		}
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+		// paced runs one more phase like 2 on its own topic and group.
+		paced := func(topic, group, name string, n int, rate float64, tune func(*app.Config)) error {
+			c := hcfg
+			c.InputTopic, c.Group = topic, group
+			tune(&c)
+			r, err := runBridgePhase(ctx, &c, prod, gen, tr, pids, n, rate, 0, name)
+			if err == nil {
+				results = append(results, r)
+			}
+			return err
+		}
 
-	// 2. Bridge at half the measured rate: the latency a user sees in
-	// steady state rather than while a backlog drains.
-	hcfg := base
-	hcfg.InputTopic, hcfg.Group, hcfg.WorkflowIDPrefix = "bench.half", "bench-half", "bridge-" // same entities: steady state
-	hcfg.Bridge.MaxInFlight = o.Concurrency
-	rate := off.EventsPerSec / 2
-	n := int(rate * o.HalfRateFor.Seconds())
-	mark := mr.snapshot()
-	phaseStart := time.Now()
-	r, err = runBridgePhase(ctx, &hcfg, prod, gen, tr, pids, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
-	if err == nil {
-		r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &hcfg, phaseStart)
-		r.Mirror = mr.since(mark)
-	}
-	if err == nil {
-		err = r.Mirror.liveLag(ctx, &hcfg, phaseStart)
-	}
-	if err != nil {
-		mr.stop()
-		return results, err
-	}
-	results = append(results, r)
+		// 2a. The same rate with the calls in flight following the latency
+		// Temporal accepts them with (bridge.Config.AdaptiveInFlight): when
+		// the server is saturated, entities wait in the bridge and their
+		// events go in fewer, larger signals.
+		if err := paced("bench.half.adaptive", "bench-half-adaptive", fmt.Sprintf("sluice bridge, half rate (%.0f/s), adaptive in flight", rate), n, rate,
+			func(c *app.Config) { c.Bridge.AdaptiveInFlight = true }); err != nil {
+			return err
+		}
 
-	// 2a. The same rate with the calls in flight following the latency
-	// Temporal accepts them with (bridge.Config.AdaptiveInFlight): when the
-	// server is saturated, entities wait in the bridge and their events
-	// go in fewer, larger signals. The mirror stays on, as in 2.
-	acfg2 := hcfg
-	acfg2.InputTopic, acfg2.Group = "bench.half.adaptive", "bench-half-adaptive"
-	acfg2.Bridge.AdaptiveInFlight = true
-	r, err = runBridgePhase(ctx, &acfg2, prod, gen, tr, pids, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s), adaptive in flight", rate))
-	if err != nil {
-		mr.stop()
-		return results, err
-	}
-	results = append(results, r)
-
-	// 2b. The latency of a server that is not saturated: the rate whose
-	// fewest signals within the latency window are SustainableShare of what
-	// the full-speed phase carried (floor.go), at the default settings.
-	if off.Elapsed > 0 && off.Signals > 0 {
+		// 2b. The latency of a server that is not saturated: the rate whose
+		// fewest signals within the latency window are SustainableShare of
+		// what the full-speed phase carried (floor.go), at the default
+		// settings, then with a busy entity's signals spaced
+		// (bridge.Config.MinInterval) by a quarter of the latency window.
+		if off.Elapsed <= 0 || off.Signals <= 0 {
+			return nil
+		}
 		srate := sustainableRate(o, SustainableShare*float64(off.Signals)/off.Elapsed.Seconds(), rate)
-		scfg := hcfg
-		scfg.InputTopic, scfg.Group = "bench.steady", "bench-steady"
 		sn := max(1, int(srate*o.HalfRateFor.Seconds()))
-		r, err = runBridgePhase(ctx, &scfg, prod, gen, tr, pids, sn, srate, 0, fmt.Sprintf("%s (%.0f/s)", SustainablePhase, srate))
-		if err != nil {
-			mr.stop()
-			return results, err
+		if err := paced("bench.steady", "bench-steady", fmt.Sprintf("%s (%.0f/s)", SustainablePhase, srate), sn, srate, func(*app.Config) {}); err != nil {
+			return err
 		}
-		results = append(results, r)
-		// The same with a busy entity's signals spaced (bridge.Config.
-		// MinInterval) by a quarter of the latency window.
-		icfg := scfg
-		icfg.InputTopic, icfg.Group = "bench.steady.spaced", "bench-steady-spaced"
-		icfg.Bridge.MinInterval = LatencyWindow / 4
-		r, err = runBridgePhase(ctx, &icfg, prod, gen, tr, pids, sn, srate, 0, fmt.Sprintf("%s (%.0f/s), min interval %s", SustainablePhase, srate, icfg.Bridge.MinInterval))
-		if err != nil {
-			mr.stop()
-			return results, err
-		}
-		results = append(results, r)
+		return paced("bench.steady.spaced", "bench-steady-spaced", fmt.Sprintf("%s (%.0f/s), min interval %s", SustainablePhase, srate, LatencyWindow/4), sn, srate,
+			func(c *app.Config) { c.Bridge.MinInterval = LatencyWindow / 4 })
+	}()
+	if err != nil {
+		return results, err
 	}
-	mr.stop()
 
 	// 3. The naive baseline, time-boxed.
 	ncfg := base
