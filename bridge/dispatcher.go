@@ -27,8 +27,10 @@ type Config struct {
 	// MinInterval spaces one entity's signals: its next batch goes no
 	// sooner than this after the previous one began, so a busy entity
 	// sends one signal per interval however fast its events come, and an
-	// event of it waits at most this long. Unlike Linger it never holds
-	// an idle entity's first event. The default 0 sends each batch as soon
+	// event of it waits at most this long. A full batch (MaxBatchEvents or
+	// MaxBatchBytes) goes at once, as waiting could not make it larger,
+	// and unlike Linger it never holds an idle entity's first event. 0
+	// means DefaultMinInterval; a negative value sends each batch as soon
 	// as the previous one is accepted.
 	MinInterval time.Duration
 	// MaxInFlight bounds concurrent Signal-With-Start calls, overriding the
@@ -58,7 +60,15 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
+// DefaultMinInterval is MinInterval's default: a quarter of the 2 s a
+// user waits for an event at most, in return for a busy entity's signals
+// going at most twice a second (BENCHMARKS.md, "Spacing by default").
+const DefaultMinInterval = 500 * time.Millisecond
+
 func (c *Config) setDefaults() {
+	if c.MinInterval == 0 {
+		c.MinInterval = DefaultMinInterval
+	}
 	if c.MaxBatchEvents <= 0 {
 		c.MaxBatchEvents = 500
 	}
@@ -97,9 +107,6 @@ func (c *Config) Validate() error {
 	if c.Linger < 0 {
 		errs = append(errs, errors.New("bridge: Linger must not be negative"))
 	}
-	if c.MinInterval < 0 {
-		errs = append(errs, errors.New("bridge: MinInterval must not be negative"))
-	}
 	return errors.Join(errs...)
 }
 
@@ -130,6 +137,15 @@ type entityQueue struct {
 	limit int
 	// retry is a batch Temporal failed to take, waiting out its backoff.
 	retry *pendingBatch
+	// spacing, while set, holds the next batch for MinInterval (spaced).
+	spacing *spacing
+}
+
+// spacing is one entity's wait for MinInterval. Its bytes count the
+// entity's events meanwhile, so a full batch is let go at once.
+type spacing struct {
+	timer *time.Timer
+	bytes int
 }
 
 // pendingBatch is a batch taken from its queue and not yet accepted.
@@ -253,6 +269,13 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 			rec:  r,
 		}})
 		d.buffered++
+		if h := q.spacing; h != nil {
+			h.bytes += r.Size
+			if d.full(q, h.bytes) && h.timer.Stop() {
+				q.spacing = nil
+				d.next(q)
+			}
+		}
 		if !q.scheduled {
 			q.scheduled = true
 			if d.cfg.Linger > 0 {
@@ -521,15 +544,35 @@ func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
 }
 
 // spaced schedules q's next batch once MinInterval has passed since the
-// last one began; mu held. Meanwhile q stays scheduled, so its new events
-// join q.items and Enqueue does not queue it again.
+// last one began, or at once if a full batch is waiting; mu held.
+// Meanwhile q stays scheduled, so its new events join q.items and Enqueue
+// does not queue it again, but lets it go as soon as a batch is full.
 func (d *Dispatcher) spaced(q *entityQueue, began time.Time) {
 	wait := d.cfg.MinInterval - time.Since(began)
-	if wait <= 0 {
+	h := &spacing{}
+	for _, it := range q.items {
+		h.bytes += it.size
+	}
+	if wait <= 0 || d.full(q, h.bytes) {
 		d.next(q)
 		return
 	}
-	time.AfterFunc(wait, func() { d.mu.Lock(); d.next(q); d.mu.Unlock() })
+	q.spacing = h
+	h.timer = time.AfterFunc(wait, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if q.spacing == h { // not let go early by Enqueue
+			q.spacing = nil
+			d.next(q)
+		}
+	})
+}
+
+// full reports whether q holds a batch that waiting could not enlarge,
+// counting bytes pending; a batch never mixes partitions, so this may
+// let a batch go that is not full, never hold one that is.
+func (d *Dispatcher) full(q *entityQueue, bytes int) bool {
+	return len(q.items) >= d.cfg.MaxBatchEvents || bytes >= d.cfg.MaxBatchBytes
 }
 
 // take removes the next batch from q: a prefix of one partition's events,

@@ -359,7 +359,81 @@ func TestDispatcherMinIntervalSpacesAnEntitysSignals(t *testing.T) {
 	if fmt.Sprint(order) != "[hot cold hot]" {
 		t.Errorf("signal order %v: cold's first event waited for hot's interval", order)
 	}
-	if err := (&Config{MinInterval: -time.Second}).Validate(); err == nil {
-		t.Error("a negative MinInterval passed")
+}
+
+// A full batch does not wait for MinInterval: waiting could not make it
+// larger, and a hot entity would otherwise be capped at one batch per
+// interval. Full by count, then by bytes; what is left waits again.
+func TestDispatcherMinIntervalLetsAFullBatchGo(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		size int
+		n    int
+		want string
+	}{
+		{"count", Config{MaxBatchEvents: 5}, 10, 7, "[1 5]"},
+		{"bytes", Config{MaxBatchBytes: 1000}, 400, 3, "[1 2]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sizes := make(chan int, 10)
+			sig := signalFunc(func(_ context.Context, _ Target, b *schemas.SignalBatch) error {
+				sizes <- len(b.Events)
+				return nil
+			})
+			cfg := tc.cfg
+			cfg.MinInterval = time.Hour // a held batch would fail the test by its deadline
+			d, err := NewDispatcher(ctx, cfg, sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acks := &ackLog{acked: map[int64]int{}}
+			rec := func(off int64) []consumers.Record {
+				return []consumers.Record{{Topic: "t", Offset: off, Key: []byte("hot"), Size: tc.size, Target: target("hot")}}
+			}
+			var got []int
+			d.Enqueue(rec(0), acks)
+			got = append(got, receive(t, sizes))
+			for i := int64(1); i <= int64(tc.n); i++ {
+				d.Enqueue(rec(i), acks)
+			}
+			got = append(got, receive(t, sizes))
+			if fmt.Sprint(got) != tc.want {
+				t.Fatalf("batches %v, want %s", got, tc.want)
+			}
+			// The rest is not a full batch: it waits out the interval.
+			select {
+			case n := <-sizes:
+				t.Fatalf("a batch of %d did not wait for the interval", n)
+			case <-time.After(200 * time.Millisecond):
+			}
+		})
+	}
+}
+
+func receive(t *testing.T, sizes <-chan int) int {
+	t.Helper()
+	select {
+	case n := <-sizes:
+		return n
+	case <-time.After(30 * time.Second):
+		t.Fatal("no signal within 30s: the batch was held")
+		return 0
+	}
+}
+
+// Zero means the default interval, a negative one turns spacing off.
+func TestMinIntervalDefault(t *testing.T) {
+	c := Config{}
+	c.setDefaults()
+	if c.MinInterval != DefaultMinInterval {
+		t.Errorf("MinInterval %s, want the default %s", c.MinInterval, DefaultMinInterval)
+	}
+	c = Config{MinInterval: -1}
+	c.setDefaults()
+	if c.MinInterval >= 0 {
+		t.Errorf("MinInterval %s: a negative value must stay off", c.MinInterval)
 	}
 }

@@ -32,6 +32,8 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "in-flight Signal-With-Start budget, both sides")
 	fs.DurationVar(&o.HalfRateFor, "half-rate-for", 20*time.Second, "length of the half-rate latency phase")
 	fs.BoolVar(&o.Warm, "warm", false, "start every entity workflow first (unmeasured); the naive baseline then signals the same workflows")
+	var spacing time.Duration
+	minIntervalFlag(fs, &spacing)
 	ephemeral := fs.Bool("ephemeral-temporal", false, "run the Temporal dev server on in-memory SQLite instead of a file")
 	md := fs.String("markdown", "", "also write the results as a Markdown table to this file")
 	perfDir := fs.String("perf-dir", "", "sample the Temporal server with perf during each measured phase into DIR/<phase>.perf")
@@ -68,6 +70,7 @@ func runBench(ctx context.Context, args []string) error {
 	defer st.Close()
 	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
 	base.ClickHouse.Addr = st.ClickHouse.Addr
+	base.Bridge.MinInterval = minInterval(spacing)
 	fmt.Fprintln(os.Stderr, "running: bridge full speed, bridge half rate, naive baseline ...")
 	rs, err := bench.Run(ctx, base, bench.Procs{Temporal: st.Temporal.Pid(), ClickHouse: st.ClickHouse.Pid(), PerfDir: *perfDir, ProfileDir: *pprofDir}, o, log)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice"
+	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/workflows/builtin"
 )
@@ -106,7 +107,7 @@ func (b *bridgeTuning) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.maxEvents, "max-batch-events", 500, "events per Signal-With-Start at most")
 	fs.IntVar(&b.maxBytes, "max-batch-bytes", 1<<20, "event bytes per Signal-With-Start at most (Temporal rejects payloads near 2 MB)")
 	fs.DurationVar(&b.linger, "linger", 0, "wait this long before an idle entity's first batch, so more events join it")
-	fs.DurationVar(&b.minInterval, "min-signal-interval", 0, "send a busy entity at most one Signal-With-Start per this interval, its events in between together (an idle entity's first event is not held): fewer actions at a sustained rate, each event waiting at most this long")
+	minIntervalFlag(fs, &b.minInterval)
 	fs.IntVar(&b.maxInFlight, "max-in-flight", 64, "concurrent Signal-With-Start calls")
 	fs.BoolVar(&b.adaptive, "adaptive-in-flight", false, "let the calls in flight (4 to --max-in-flight) follow the latency Temporal accepts them with: a saturated server gets fewer, larger signals (fewer actions, lower latency at a sustained rate), at the price of slower cold starts (see BENCHMARKS.md)")
 	fs.IntVar(&b.maxBuffered, "max-buffered", 100_000, "events held before the consumer stops fetching (backpressure)")
@@ -115,5 +116,20 @@ func (b *bridgeTuning) register(fs *flag.FlagSet) {
 func (b *bridgeTuning) apply(c *app.Config) {
 	c.Bridge.MaxBatchEvents, c.Bridge.MaxBatchBytes, c.Bridge.Linger = b.maxEvents, b.maxBytes, b.linger
 	c.Bridge.MaxInFlight, c.Bridge.MaxBuffered = b.maxInFlight, b.maxBuffered
-	c.Bridge.AdaptiveInFlight, c.Bridge.MinInterval = b.adaptive, b.minInterval
+	c.Bridge.AdaptiveInFlight, c.Bridge.MinInterval = b.adaptive, minInterval(b.minInterval)
+}
+
+// minIntervalFlag registers --min-signal-interval, whose default is
+// bridge.DefaultMinInterval and whose 0 turns spacing off.
+func minIntervalFlag(fs *flag.FlagSet, d *time.Duration) {
+	fs.DurationVar(d, "min-signal-interval", bridge.DefaultMinInterval, "send a busy entity at most one Signal-With-Start per this interval, its events in between together; an idle entity's first event and a full batch go at once: fewer actions at a sustained rate, each event waiting at most this long (0 turns it off)")
+}
+
+// minInterval maps the flag's value to bridge.Config.MinInterval, where 0
+// means the default and a negative value turns spacing off.
+func minInterval(flagValue time.Duration) time.Duration {
+	if flagValue == 0 {
+		return -1
+	}
+	return flagValue
 }

@@ -309,9 +309,10 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 
 		// 2b. The latency of a server that is not saturated: the rate whose
 		// fewest signals within the latency window are SustainableShare of
-		// what the full-speed phase carried (floor.go), at the default
-		// settings, then with a busy entity's signals spaced
-		// (bridge.Config.MinInterval) by a quarter of the latency window.
+		// what the full-speed phase carried (floor.go), at the run's
+		// settings, then with a busy entity's signals spaced the other way
+		// (bridge.Config.MinInterval): off if the run spaces them, else by
+		// a quarter of the latency window.
 		if off.Elapsed <= 0 || off.Signals <= 0 {
 			return nil
 		}
@@ -320,8 +321,12 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 		if err := paced("bench.steady", "bench-steady", fmt.Sprintf("%s (%.0f/s)", SustainablePhase, srate), sn, srate, func(*app.Config) {}); err != nil {
 			return err
 		}
-		return paced("bench.steady.spaced", "bench-steady-spaced", fmt.Sprintf("%s (%.0f/s), min interval %s", SustainablePhase, srate, LatencyWindow/4), sn, srate,
-			func(c *app.Config) { c.Bridge.MinInterval = LatencyWindow / 4 })
+		other, label := LatencyWindow/4, fmt.Sprintf("min interval %s", LatencyWindow/4)
+		if spacedRun(base.Bridge) {
+			other, label = -1, "min interval off"
+		}
+		return paced("bench.steady.spaced", "bench-steady-spaced", fmt.Sprintf("%s (%.0f/s), %s", SustainablePhase, srate, label), sn, srate,
+			func(c *app.Config) { c.Bridge.MinInterval = other })
 	}()
 	if err != nil {
 		return results, err
@@ -336,6 +341,12 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	}
 	results = append(results, r)
 	return results, nil
+}
+
+// spacedRun reports whether a run's bridge settings space a busy
+// entity's signals.
+func spacedRun(c bridge.Config) bool {
+	return c.MinInterval > 0 || (c.MinInterval == 0 && bridge.DefaultMinInterval > 0)
 }
 
 // SustainablePhase names the phase at the sustainable rate (floor.go).

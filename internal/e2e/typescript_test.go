@@ -105,7 +105,9 @@ func TestTypeScriptEntity(t *testing.T) {
 		return strings.Contains(logs.String(), "sluice-ts worker: ts.Tally on task queue sluice-ts"), logs.String()
 	})
 
-	// One bridge at a time, stoppable.
+	// One bridge at a time, stoppable. Its signals are not spaced, so the
+	// burst below is about one signal per event.
+	e.cfg.Bridge.MinInterval = -1
 	startBridge := func() (stop func()) {
 		bctx, bcancel := context.WithCancel(ctx)
 		b, err := app.NewBridge(bctx, e.cfg)
