@@ -129,7 +129,7 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 			float64(st.Offered)/o.HalfRateFor.Seconds(), bench.LatencyWindow, st.Floor.WindowSignalsPerSec, 100*bench.SustainableShare,
 			float64(full.Signals)/full.Elapsed.Seconds(), st.ActionsPerEvent, st.P50.Round(time.Millisecond), st.P99.Round(time.Millisecond))
 		if sp := find("min interval"); sp != nil {
-			fmt.Fprintf(w, "With a busy entity's signals spaced (%s): %.3f actions/event, p50 %s, p99 %s.\n",
+			fmt.Fprintf(w, "The same events with %s: %.3f actions/event, p50 %s, p99 %s.\n",
 				sp.Name[strings.LastIndex(sp.Name, ", ")+2:], sp.ActionsPerEvent, sp.P50.Round(time.Millisecond), sp.P99.Round(time.Millisecond))
 		}
 	}

@@ -41,12 +41,15 @@ func runDev(ctx context.Context, args []string) error {
 	adminAddr := fs.String("admin-addr", "127.0.0.1:9464", "the bridge's admin endpoint: /metrics, /healthz, /readyz")
 	temporalBin := fs.String("temporal-bin", env("SLUICE_TEMPORAL_BIN", ""), "temporal CLI binary (default: .tools/bin/temporal, then PATH) ($SLUICE_TEMPORAL_BIN)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
-	maxSignals, _ := strconv.Atoi(env("SLUICE_MAX_SIGNALS_PER_RUN", "0")) // a bad value is 0: the default
+	maxSignals, envErr := envInt("SLUICE_MAX_SIGNALS_PER_RUN")
 	maxSignalsPerRun := fs.Int("max-signals-per-run", maxSignals, "entity workflows continue as new after this many signals (0: the domain's own threshold, 2,000 by default); a run's history reaches ClickHouse when it ends, so a low value shows the history dashboards (cost, Continue-As-New) sooner ($SLUICE_MAX_SIGNALS_PER_RUN)")
 	var dash dashFlags
 	dash.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if envErr != nil {
+		return envErr
 	}
 	dashCfg, err := dash.config()
 	if err != nil {

@@ -27,10 +27,13 @@ type connFlags struct {
 	input, milestones, dlq, group, taskQueue, idPrefix string
 	logFormat, logLevel, routes                        string
 	deploymentName, buildID                            string
-	maxSignalsPerRun                                   int
-	orders, tickets, llmURL, llmModel, adminAddr       string
-	approvalAbove                                      int64
-	approvalTimeout                                    time.Duration
+	maxSignalsPerRun, workflowCacheSize                int
+	// envErrs are environment variables that did not parse, reported by
+	// config so a bad value is refused at start, not taken for a default.
+	envErrs                                      []error
+	orders, tickets, llmURL, llmModel, adminAddr string
+	approvalAbove                                int64
+	approvalTimeout                              time.Duration
 	// servesAdmin is set by the commands that serve the admin endpoint
 	// (bridge, worker, mirror): their token must be a strong one.
 	servesAdmin bool
@@ -69,8 +72,8 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	// Temporal's Worker Controller for Kubernetes sets the TEMPORAL_ ones.
 	fs.StringVar(&c.deploymentName, "deployment-name", env("SLUICE_DEPLOYMENT_NAME", env("TEMPORAL_DEPLOYMENT_NAME", "")), "worker: the Temporal Worker Deployment to join (default: the task queue's name) ($SLUICE_DEPLOYMENT_NAME, $TEMPORAL_DEPLOYMENT_NAME)")
 	fs.StringVar(&c.buildID, "build-id", env("SLUICE_BUILD_ID", env("TEMPORAL_WORKER_BUILD_ID", "")), "worker: this build's id in the Worker Deployment; set, entity workflows are Pinned to it and move to the current version at Continue-As-New; empty: unversioned ($SLUICE_BUILD_ID, $TEMPORAL_WORKER_BUILD_ID)")
-	maxSignals, _ := strconv.Atoi(env("SLUICE_MAX_SIGNALS_PER_RUN", "0")) // a bad value is 0: the default
-	fs.IntVar(&c.maxSignalsPerRun, "max-signals-per-run", maxSignals, "worker: entity workflows continue as new after this many signals (0: the domain's own threshold, 2,000 by default); with Worker Versioning, also how soon an entity moves to a new current build ($SLUICE_MAX_SIGNALS_PER_RUN)")
+	fs.IntVar(&c.maxSignalsPerRun, "max-signals-per-run", c.envInt("SLUICE_MAX_SIGNALS_PER_RUN"), "worker: entity workflows continue as new after this many signals (0: the domain's own threshold, 2,000 by default); with Worker Versioning, also how soon an entity moves to a new current build ($SLUICE_MAX_SIGNALS_PER_RUN)")
+	fs.IntVar(&c.workflowCacheSize, "workflow-cache-size", c.envInt("SLUICE_WORKFLOW_CACHE_SIZE"), "worker: entity workflows kept in memory between their tasks (0: the SDK's 10,000); one evicted replays its whole history on its next task, so size it to the entities active at once ($SLUICE_WORKFLOW_CACHE_SIZE)")
 	fs.StringVar(&c.idPrefix, "workflow-id-prefix", "ledger-", "workflow id = prefix + record key (without --routes)")
 	fs.StringVar(&c.orders, "orders-topic", "sluice.orders", "topic of the order domain (without --routes)")
 	fs.StringVar(&c.tickets, "tickets-topic", "sluice.tickets", "topic of the support agent domain (without --routes)")
@@ -84,7 +87,33 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.logLevel, "log-level", env("SLUICE_LOG_LEVEL", "info"), "log level: debug, info, warn, error ($SLUICE_LOG_LEVEL)")
 }
 
+// envInt reads an integer flag's default from the environment, 0 when
+// unset; a value that does not parse is an error to refuse at start.
+func envInt(name string) (int, error) {
+	v := env(name, "")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("$%s=%q: want a whole number", name, v)
+	}
+	return n, nil
+}
+
+// envInt is envInt, keeping the error for config to report.
+func (c *connFlags) envInt(name string) int {
+	n, err := envInt(name)
+	if err != nil {
+		c.envErrs = append(c.envErrs, err)
+	}
+	return n
+}
+
 func (c *connFlags) config() (*app.Config, error) {
+	if err := errors.Join(c.envErrs...); err != nil {
+		return nil, err
+	}
 	log, err := newLogger(c.logFormat, c.logLevel)
 	if err != nil {
 		return nil, err
@@ -94,7 +123,7 @@ func (c *connFlags) config() (*app.Config, error) {
 		InputTopic: c.input, MilestoneTopic: c.milestones, DLQTopic: c.dlq, Group: c.group,
 		TaskQueue: c.taskQueue, WorkflowIDPrefix: c.idPrefix, RoutesFile: c.routes, Logger: log,
 		Deployment:       app.Deployment{Name: c.deploymentName, BuildID: c.buildID},
-		MaxSignalsPerRun: c.maxSignalsPerRun,
+		MaxSignalsPerRun: c.maxSignalsPerRun, WorkflowCacheSize: c.workflowCacheSize,
 	}
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
 	c.kafkaFlags.apply(cfg)

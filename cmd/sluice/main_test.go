@@ -109,6 +109,7 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"mirror", []string{"--clickhouse-password", "hunter2"}, "$SLUICE_CLICKHOUSE_PASSWORD_FILE"},
 		{"worker", []string{"--temporal-api-key", "k"}, "$SLUICE_TEMPORAL_API_KEY"},
 		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--temporal-compression", "zstd"}, "use auto, gzip or none"},
+		{"worker", []string{"--brokers", "x:1", "--temporal", "x:2", "--workflow-cache-size", "-5"}, "--workflow-cache-size -5: must be positive"},
 		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--kafka-sasl", "SCRAM-SHA-512", "--kafka-user", "u"}, "$SLUICE_KAFKA_PASSWORD"},
 		{"dlq", []string{"list", "--brokers", "x:1", "--kafka-sasl", "GSSAPI"}, "want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
 		{"produce", []string{"--brokers", "x:1", "--generate", "1", "--kafka-tls-ca", "/nonexistent/ca.pem"}, "kafka TLS CA"},
@@ -131,6 +132,27 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("sluice %s %v: %v, want an error saying %q", c.cmd, c.args, err, c.want)
 		}
+	}
+}
+
+// A number from the environment that does not parse is refused, not read
+// as the default.
+func TestBadEnvironmentNumbersAreRejected(t *testing.T) {
+	for _, c := range []struct {
+		cmd, env string
+		args     []string
+	}{
+		{"worker", "SLUICE_WORKFLOW_CACHE_SIZE", []string{"--brokers", "x:1", "--temporal", "x:2"}},
+		{"worker", "SLUICE_MAX_SIGNALS_PER_RUN", []string{"--brokers", "x:1", "--temporal", "x:2"}},
+		{"dev", "SLUICE_MAX_SIGNALS_PER_RUN", nil},
+	} {
+		t.Run(c.cmd+" "+c.env, func(t *testing.T) {
+			t.Setenv(c.env, "lots")
+			err := commands[c.cmd].run(context.Background(), c.args)
+			if err == nil || !strings.Contains(err.Error(), "$"+c.env+`="lots": want a whole number`) {
+				t.Errorf("sluice %s with $%s=lots: %v", c.cmd, c.env, err)
+			}
+		})
 	}
 }
 

@@ -77,6 +77,13 @@ type Config struct {
 	// MaxSignalsPerRun overrides the entity workflows' Continue-As-New
 	// threshold (default 2,000 signals).
 	MaxSignalsPerRun int
+	// WorkflowCacheSize, if set, bounds the workflows a worker process
+	// keeps in memory between their tasks (the SDK's sticky cache, 10,000
+	// by default, shared by every worker in the process). Past it the
+	// least recently used are evicted, and the next task of an evicted
+	// one replays its whole history: size it to the entities that are
+	// active at once, and watch temporal_sticky_cache_forced_eviction_total.
+	WorkflowCacheSize int
 	// MirrorInterval between mirror sweeps, overriding the default 5s.
 	MirrorInterval time.Duration
 	// MirrorInsertEvery is how long the mirror gathers milestone and live
@@ -179,6 +186,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSignalsPerRun < 0 {
 		errs = append(errs, fmt.Errorf("--max-signals-per-run %d: must be positive (or 0 for the domain's own threshold)", c.MaxSignalsPerRun))
+	}
+	if c.WorkflowCacheSize < 0 {
+		errs = append(errs, fmt.Errorf("--workflow-cache-size %d: must be positive (or 0 for the SDK's 10,000)", c.WorkflowCacheSize))
 	}
 	topics := map[string]string{}
 	for _, name := range []string{"input", "orders", "tickets", "milestone", "dead-letter"} {

@@ -68,6 +68,11 @@ func RunWorker(ctx context.Context, c *Config) error {
 		return err
 	}
 	defer stopFeed()
+	if c.WorkflowCacheSize > 0 {
+		// Process-wide; it takes effect when the process's first worker
+		// starts (here, unless the caller runs others).
+		worker.SetStickyWorkflowCacheSize(c.WorkflowCacheSize)
+	}
 	w := worker.New(tc, c.TaskQueue, worker.Options{
 		Interceptors: feed,
 		// The SDK's default of two pollers caps workflow-task throughput at

@@ -24,7 +24,6 @@ import (
 	"github.com/segmentio/encoding/json"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/sluicehq/sluice/analytics"
 	"github.com/sluicehq/sluice/bridge"
@@ -141,15 +140,15 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	// The worker runs the demo domains and the bare workflow.
 	wcfgBase := base
 	wcfgBase.Domains = append(builtin.Domains(base.BuiltinConfig()), bareEntity{})
+	// The bare phases run as many workflows again in the same worker: room
+	// for both, or they evict the entities the later phases signal and
+	// every first task of those is a replay from the whole history.
+	wcfgBase.WorkflowCacheSize = max(10_000, 2*o.Entities+1000)
 	cm, err := newCostMeter(ctx, &base, &wcfgBase)
 	if err != nil {
 		return nil, err
 	}
 	defer cm.close()
-	// The bare phases run as many workflows again in the same worker: room
-	// for both, or they evict the entities the later phases signal and
-	// every first task of those is a replay from the whole history.
-	worker.SetStickyWorkflowCacheSize(max(10_000, 2*o.Entities+1000))
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = app.RunWorker(ctx, &wcfgBase) }()
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.temporal.io/sdk/worker"
 )
 
 // TestAdminEndpoints: bridge, worker and mirror each serve /metrics,
@@ -25,6 +26,10 @@ func TestAdminEndpoints(t *testing.T) {
 	defer cancel()
 	e := startEnv(t, ctx)
 	e.cfg.MaxSignalsPerRun = 0
+	// A workflow cache smaller than the ten entities below: the worker
+	// evicts, replays evicted entities from history, and says so.
+	e.cfg.WorkflowCacheSize = 4
+	t.Cleanup(func() { worker.SetStickyWorkflowCacheSize(10_000) }) // process-wide: the SDK's default again
 	addr := e.runComponents(t, ctx, "bridge", "worker", "mirror")
 	get := func(component, path string) (int, string) {
 		a := addr(component)
@@ -58,8 +63,14 @@ func TestAdminEndpoints(t *testing.T) {
 		return code == 200 && events == float64(100+dups) && lagSeen && lag == 0,
 			fmt.Sprintf("code %d events %v lag %v (seen %v)", code, events, lag, lagSeen)
 	})
-	if _, body := get("worker", "/metrics"); !strings.Contains(body, "go_goroutines") {
+	_, wbody := get("worker", "/metrics")
+	if !strings.Contains(wbody, "go_goroutines") {
 		t.Errorf("worker metrics lack the Go runtime collector")
+	}
+	cached, _ := metric(wbody, "temporal_sticky_cache_size")
+	evicted, _ := metric(wbody, "temporal_sticky_cache_forced_eviction_total")
+	if cached <= 0 || cached > 4 || evicted <= 0 {
+		t.Errorf("workflow cache holds %v workflows after %v forced evictions; want at most --workflow-cache-size 4 and some evictions of the 10 entities", cached, evicted)
 	}
 	// Every accepted signal is in the batch-size histogram; franz-go's and
 	// the Temporal SDK's own metrics are exported next to Sluice's.
