@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -115,6 +116,7 @@ type item struct {
 	size int
 	ack  consumers.Acker
 	rec  *consumers.Record // for dead-lettering
+	at   int64             // when it was enqueued, in nanoseconds since the dispatcher started
 }
 
 type tp struct {
@@ -139,6 +141,8 @@ type entityQueue struct {
 	retry *pendingBatch
 	// spacing, while set, holds the next batch for MinInterval (spaced).
 	spacing *spacing
+	// due orders q in the ready queue: when its oldest unsent event came.
+	due int64
 }
 
 // spacing is one entity's wait for MinInterval. Its bytes count the
@@ -178,7 +182,9 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	room     *sync.Cond // buffered went down, or ctx ended
 	work     *sync.Cond // ready went up, or ctx ended
-	ready    []*entityQueue
+	ready    readyQueue
+	start    time.Time // the origin of item.at
+	recent   recentStarts
 	entities map[string]*entityQueue
 	buffered int
 	inFlight map[tp]int // batches in flight per partition
@@ -216,7 +222,7 @@ func NewDispatcher(ctx context.Context, cfg Config, sig Signaler) (*Dispatcher, 
 		return nil, err
 	}
 	d := &Dispatcher{
-		cfg: cfg, sig: sig, log: cfg.Logger, ctx: ctx,
+		cfg: cfg, sig: sig, log: cfg.Logger, ctx: ctx, start: time.Now(),
 		entities: map[string]*entityQueue{},
 		inFlight: map[tp]int{},
 		revoked:  map[tp]bool{},
@@ -224,6 +230,7 @@ func NewDispatcher(ctx context.Context, cfg Config, sig Signaler) (*Dispatcher, 
 	if cfg.AdaptiveInFlight {
 		d.limit = newInFlightLimit(4, cfg.MaxInFlight)
 	}
+	d.recent.every = int64(max(cfg.MinInterval, 0))
 	d.room = sync.NewCond(&d.mu)
 	d.work = sync.NewCond(&d.mu)
 	context.AfterFunc(ctx, func() { d.mu.Lock(); d.room.Broadcast(); d.work.Broadcast(); d.mu.Unlock() })
@@ -252,6 +259,7 @@ func (d *Dispatcher) Stats() Stats {
 func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.now()
 	for i := range recs {
 		r := &recs[i]
 		key := tp{r.Topic, r.Partition}
@@ -267,6 +275,7 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 			size: r.Size,
 			ack:  ack,
 			rec:  r,
+			at:   now,
 		}})
 		d.buffered++
 		if h := q.spacing; h != nil {
@@ -278,9 +287,12 @@ func (d *Dispatcher) Enqueue(recs []consumers.Record, ack consumers.Acker) {
 		}
 		if !q.scheduled {
 			q.scheduled = true
-			if d.cfg.Linger > 0 {
+			switch wait := d.recent.wait(target.WorkflowID, now); {
+			case d.cfg.Linger > 0:
 				time.AfterFunc(d.cfg.Linger, func() { d.mu.Lock(); d.makeReady(q); d.mu.Unlock() })
-			} else {
+			case wait > 0: // signalled within MinInterval, then idle
+				d.holdFor(q, wait)
+			default:
 				d.makeReady(q)
 			}
 		}
@@ -355,10 +367,41 @@ func (d *Dispatcher) Revoke(ctx context.Context, partitions map[string][]int32) 
 // Wait blocks until the workers have returned (after ctx ends).
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// makeReady queues q for a worker; mu held.
+// makeReady queues q for a worker; mu held. The entity whose oldest
+// unsent event has waited longest goes first, not the one queued first:
+// a hot entity back from a signal with a backlog would otherwise wait
+// behind every entity that became ready meanwhile, one batch per round
+// of them, and fall behind for good once its events outrun a batch per
+// round.
 func (d *Dispatcher) makeReady(q *entityQueue) {
-	d.ready = append(d.ready, q)
+	switch {
+	case q.retry != nil && len(q.retry.items) > 0:
+		q.due = q.retry.items[0].at
+	case len(q.items) > 0:
+		q.due = q.items[0].at
+	default:
+		q.due = d.now()
+	}
+	heap.Push(&d.ready, q)
 	d.work.Signal()
+}
+
+// now is item.at's clock (monotonic).
+func (d *Dispatcher) now() int64 { return int64(time.Since(d.start)) }
+
+// readyQueue is a min-heap of entities by due.
+type readyQueue []*entityQueue
+
+func (r readyQueue) Len() int           { return len(r) }
+func (r readyQueue) Less(i, j int) bool { return r[i].due < r[j].due }
+func (r readyQueue) Swap(i, j int)      { r[i], r[j] = r[j], r[i] }
+func (r *readyQueue) Push(x any)        { *r = append(*r, x.(*entityQueue)) }
+func (r *readyQueue) Pop() any {
+	old := *r
+	q := old[len(old)-1]
+	old[len(old)-1] = nil
+	*r = old[:len(old)-1]
+	return q
 }
 
 // doneInFlight ends a batch's flight on its partition; mu held.
@@ -382,9 +425,7 @@ func (d *Dispatcher) worker() {
 			d.mu.Unlock()
 			return
 		}
-		q := d.ready[0]
-		d.ready[0] = nil
-		d.ready = d.ready[1:]
+		q := heap.Pop(&d.ready).(*entityQueue)
 		p := q.retry
 		q.retry = nil
 		if p != nil && d.revoked[p.part] {
@@ -546,9 +587,22 @@ func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
 // spaced schedules q's next batch once MinInterval has passed since the
 // last one began, or at once if a full batch is waiting; mu held.
 // Meanwhile q stays scheduled, so its new events join q.items and Enqueue
-// does not queue it again, but lets it go as soon as a batch is full.
+// does not queue it again, but lets it go as soon as a batch is full. An
+// entity with nothing left is let go, and its start remembered in
+// d.recent for an event that comes within the interval.
 func (d *Dispatcher) spaced(q *entityQueue, began time.Time) {
 	wait := d.cfg.MinInterval - time.Since(began)
+	if wait > 0 && len(q.items) == 0 {
+		d.recent.put(q.target.WorkflowID, int64(began.Sub(d.start)), d.now())
+		d.idle(q)
+		return
+	}
+	d.holdFor(q, wait)
+}
+
+// holdFor makes q ready after wait, or at once if wait has passed or a
+// full batch is waiting; mu held, q scheduled.
+func (d *Dispatcher) holdFor(q *entityQueue, wait time.Duration) {
 	h := &spacing{}
 	for _, it := range q.items {
 		h.bytes += it.size
@@ -566,6 +620,52 @@ func (d *Dispatcher) spaced(q *entityQueue, began time.Time) {
 			d.next(q)
 		}
 	})
+}
+
+// recentStarts remembers when entities that had nothing left to send
+// began their last signal, for MinInterval, in two generations of one
+// interval each: an entry lives at least one interval and at most two, so
+// memory follows the entities signalled lately, not all ever seen.
+type recentStarts struct {
+	every     int64
+	cur, prev map[string]int64
+	rotated   int64
+}
+
+func (r *recentStarts) put(id string, began, now int64) {
+	r.rotate(now)
+	if r.cur == nil {
+		r.cur = map[string]int64{}
+	}
+	r.cur[id] = began
+}
+
+// wait is how long an entity's next signal must still wait.
+func (r *recentStarts) wait(id string, now int64) time.Duration {
+	if r.every == 0 {
+		return 0
+	}
+	r.rotate(now)
+	began, ok := r.cur[id]
+	if !ok {
+		began, ok = r.prev[id]
+	}
+	if !ok {
+		return 0
+	}
+	return time.Duration(began + r.every - now)
+}
+
+func (r *recentStarts) rotate(now int64) {
+	if now-r.rotated < r.every {
+		return
+	}
+	clear(r.prev)
+	r.prev, r.cur = r.cur, r.prev
+	if now-r.rotated >= 2*r.every {
+		clear(r.prev) // idle for two intervals: nothing is recent
+	}
+	r.rotated = now
 }
 
 // full reports whether q holds a batch that waiting could not enlarge,

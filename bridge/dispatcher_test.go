@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -435,5 +436,87 @@ func TestMinIntervalDefault(t *testing.T) {
 	c.setDefaults()
 	if c.MinInterval >= 0 {
 		t.Errorf("MinInterval %s: a negative value must stay off", c.MinInterval)
+	}
+}
+
+// The entity whose oldest unsent event waited longest is signalled first:
+// a hot entity back from a signal with events older than other entities'
+// does not wait behind them. (In the order entities became ready, the hot
+// one would go last, one batch per round of every other entity.)
+func TestDispatcherServesTheOldestEventFirst(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	sig := signalFunc(func(_ context.Context, tg Target, b *schemas.SignalBatch) error {
+		mu.Lock()
+		order = append(order, fmt.Sprintf("%s%d", tg.EntityID, len(b.Events)))
+		first := len(order) == 1
+		mu.Unlock()
+		if first {
+			<-release // the one call in flight, while the others queue up
+		}
+		return nil
+	})
+	d, err := NewDispatcher(ctx, Config{MaxInFlight: 1, MinInterval: -1}, sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acks := &ackLog{acked: map[int64]int{}}
+	off := int64(0)
+	enqueue := func(key string) {
+		d.Enqueue([]consumers.Record{{Topic: "t", Offset: off, Key: []byte(key), Target: target(key)}}, acks)
+		off++
+		time.Sleep(2 * time.Millisecond) // distinct arrival times
+	}
+	enqueue("hot") // in flight until released
+	for len(calls(&mu, &order)) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	enqueue("hot") // waits for hot's signal: the oldest event not sent
+	enqueue("a")
+	enqueue("b")
+	enqueue("hot")
+	close(release)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(calls(&mu, &order)) < 4 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := fmt.Sprint(calls(&mu, &order)); got != "[hot1 hot2 a1 b1]" {
+		t.Fatalf("signals %s, want [hot1 hot2 a1 b1]: hot's second batch holds the oldest event", got)
+	}
+}
+
+func calls(mu *sync.Mutex, order *[]string) []string {
+	mu.Lock()
+	defer mu.Unlock()
+	return slices.Clone(*order)
+}
+
+// An idle entity's last signal start is remembered for one interval at
+// least and forgotten after two, so memory follows the entities signalled
+// lately.
+func TestRecentStartsForgetsAfterTwoIntervals(t *testing.T) {
+	r := recentStarts{every: 100}
+	for i := range 1000 {
+		r.put(fmt.Sprint(i), 0, 0)
+	}
+	r.put("late", 90, 99)
+	if w := r.wait("0", 40); w != 60 {
+		t.Errorf("wait at 40: %d, want 60", w)
+	}
+	if w := r.wait("late", 150); w != 40 {
+		t.Errorf("late's wait at 150 (one rotation later): %d, want 40", w)
+	}
+	if w := r.wait("0", 150); w > 0 {
+		t.Errorf("wait after the interval: %d", w)
+	}
+	if w := r.wait("never", 150); w != 0 {
+		t.Errorf("an entity never signalled waits %d", w)
+	}
+	r.wait("x", 260)
+	if n := len(r.cur) + len(r.prev); n != 0 {
+		t.Errorf("%d entries kept two intervals on", n)
 	}
 }
