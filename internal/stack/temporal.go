@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,12 +35,15 @@ func startTemporal(ctx context.Context, o *Options, dir string) (*Temporal, erro
 	if err != nil {
 		return nil, fmt.Errorf("temporal CLI %w", err)
 	}
-	// The dev server binds its internal services to ports it picks itself;
-	// with several servers starting at once (parallel test packages) one may
-	// lose a port race. Such a start is retried on fresh ports.
+	// The dev server binds its internal services to ports it picks itself
+	// (pick, close, bind later); another process may take one meanwhile,
+	// and the server panics at start. Such a start is retried on fresh
+	// ports. The panic's message can lie beyond the log's tail (its stack
+	// is longer), so any exit during start counts, not only one whose tail
+	// names the port: a server that cannot start fails three times fast.
 	for attempt := 1; ; attempt++ {
 		t, err := temporalOnFreePorts(ctx, o, dir, bin)
-		if err == nil || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+		if err == nil || attempt == 3 || !errors.Is(err, errExitedAtStart) {
 			return t, err
 		}
 	}
@@ -105,21 +109,43 @@ func (t *Temporal) Start(ctx context.Context) error {
 		return err
 	}
 	defer logf.Close() // the child holds its own descriptor
+	var from int64
+	if st, err := logf.Stat(); err == nil {
+		from = st.Size()
+	}
 	if t.proc, err = startChild("temporal", logf, t.bin, t.args...); err != nil {
 		return err
 	}
 	if err := t.waitReady(ctx); err != nil {
 		_ = t.proc.stop(5 * time.Second)
-		return fmt.Errorf("temporal dev server not ready: %w\n%s", err, tailFile(t.LogFile, 2048))
+		return fmt.Errorf("temporal dev server not ready: %w\n%s%s", err, panicLine(t.LogFile, from), tailFile(t.LogFile, 2048))
 	}
 	return nil
+}
+
+// errExitedAtStart is a server process that ended before it was ready.
+var errExitedAtStart = errors.New("exited")
+
+// panicLine is the first line from offset on that says why the server
+// panicked, followed by a newline, or "".
+func panicLine(path string, from int64) string {
+	b, err := os.ReadFile(path)
+	if err != nil || from > int64(len(b)) {
+		return ""
+	}
+	for _, line := range strings.Split(string(b[from:]), "\n") {
+		if strings.HasPrefix(line, "panic:") || strings.Contains(line, "address already in use") {
+			return line[:min(len(line), 1024)] + "\n"
+		}
+	}
+	return ""
 }
 
 func (t *Temporal) waitReady(ctx context.Context) error {
 	var last error
 	for {
 		if !t.proc.running() {
-			return fmt.Errorf("exited: %v", t.proc.err)
+			return fmt.Errorf("%w: %v", errExitedAtStart, t.proc.err)
 		}
 		c, err := client.Dial(client.Options{HostPort: t.HostPort, Namespace: t.Namespace, Logger: quietLogger{}})
 		if err == nil {
