@@ -603,11 +603,15 @@ func (d *Dispatcher) spaced(q *entityQueue, began time.Time) {
 // holdFor makes q ready after wait, or at once if wait has passed or a
 // full batch is waiting; mu held, q scheduled.
 func (d *Dispatcher) holdFor(q *entityQueue, wait time.Duration) {
+	if wait <= 0 { // the common case at full speed: no sum, no allocation
+		d.next(q)
+		return
+	}
 	h := &spacing{}
 	for _, it := range q.items {
 		h.bytes += it.size
 	}
-	if wait <= 0 || d.full(q, h.bytes) {
+	if d.full(q, h.bytes) {
 		d.next(q)
 		return
 	}
