@@ -37,11 +37,13 @@ type Config struct {
 	// MaxInFlight bounds concurrent Signal-With-Start calls, overriding the
 	// default 64.
 	MaxInFlight int
-	// AdaptiveInFlight lets the calls in flight (at most MaxInFlight, at
-	// least 4) follow the latency Temporal accepts signals with: when it
-	// rises well above the lowest seen lately, fewer calls go out, and the
-	// entities waiting meanwhile gather their events into larger batches.
-	AdaptiveInFlight bool
+	// FixedInFlight keeps MaxInFlight calls under way whenever there is
+	// work. By default the calls in flight (at most MaxInFlight, at least
+	// 4) follow the latency Temporal accepts signals to running workflows
+	// with: when it rises well above the lowest seen lately, fewer calls go
+	// out, and the entities waiting meanwhile gather their events into
+	// larger batches. Starts (ReportStarted) do not count.
+	FixedInFlight bool
 	// MaxBuffered bounds events held (queued or in flight) before the
 	// consumer stops polling, overriding the default 100,000.
 	MaxBuffered int
@@ -200,6 +202,9 @@ type Dispatcher struct {
 type Stats struct {
 	Events  int64 // events delivered to Temporal
 	Signals int64 // successful Signal-With-Start calls
+	// Started counts the signals that started their workflow (a new or
+	// closed entity), as the Signaler reported (ReportStarted).
+	Started int64
 	Retries int64 // failed attempts that were retried
 	// Rejected counts events dead-lettered because Temporal refused them.
 	Rejected int64
@@ -211,7 +216,7 @@ type Stats struct {
 	// Entities the number of workflows with events waiting or in flight.
 	InFlight, Entities int
 	// InFlightLimit is how many calls may be under way now (MaxInFlight
-	// unless AdaptiveInFlight).
+	// with FixedInFlight, else what the latency allows).
 	InFlightLimit int
 }
 
@@ -227,7 +232,7 @@ func NewDispatcher(ctx context.Context, cfg Config, sig Signaler) (*Dispatcher, 
 		inFlight: map[tp]int{},
 		revoked:  map[tp]bool{},
 	}
-	if cfg.AdaptiveInFlight {
+	if !cfg.FixedInFlight {
 		d.limit = newInFlightLimit(4, cfg.MaxInFlight)
 	}
 	d.recent.every = int64(max(cfg.MinInterval, 0))
@@ -488,7 +493,8 @@ func (d *Dispatcher) next(q *entityQueue) {
 // a capped exponential backoff (with jitter) on a timer, holding no
 // worker, and is tried again; nothing is skipped.
 func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
-	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.SignalTimeout)
+	var outcome callOutcome
+	ctx, cancel := context.WithTimeout(context.WithValue(d.ctx, outcomeKey{}, &outcome), d.cfg.SignalTimeout)
 	began := time.Now()
 	err := d.sig.SignalWithStart(ctx, q.target, p.batch)
 	cancel()
@@ -502,7 +508,10 @@ func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
 
 	d.mu.Lock()
 	d.calling--
-	if d.limit != nil && err == nil {
+	// A start's latency says how long a new history takes to write, not
+	// whether running workflows keep up: the limit follows signals only,
+	// so a cold burst goes at MaxInFlight.
+	if d.limit != nil && err == nil && !outcome.started {
 		d.limit.observe(took)
 	}
 	// A slot is free (and the limit may have grown): another worker may go.
@@ -572,6 +581,9 @@ func (d *Dispatcher) attempt(q *entityQueue, p *pendingBatch) {
 	}
 	d.stats.Events += int64(len(p.items))
 	d.stats.Signals++
+	if outcome.started {
+		d.stats.Started++
+	}
 	d.stats.SignalTime += took
 	q.limit = 0
 	d.spaced(q, began)

@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/grpc"
+
 	"github.com/sluicehq/sluice/consumers"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -88,7 +91,7 @@ func testOrderCoalescingRetry(t *testing.T, adaptive bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ft := &fakeTemporal{inFlight: map[string]bool{}, got: map[string][]int64{}, failEach: 7, delay: time.Millisecond}
-	d, err := NewDispatcher(ctx, Config{MaxBatchEvents: 40, MaxInFlight: 8, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, AdaptiveInFlight: adaptive}, ft)
+	d, err := NewDispatcher(ctx, Config{MaxBatchEvents: 40, MaxInFlight: 8, RetryMin: time.Millisecond, RetryMax: 5 * time.Millisecond, FixedInFlight: !adaptive}, ft)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,4 +522,119 @@ func TestRecentStartsForgetsAfterTwoIntervals(t *testing.T) {
 	if n := len(r.cur) + len(r.prev); n != 0 {
 		t.Errorf("%d entries kept two intervals on", n)
 	}
+}
+
+// startingTemporal answers a signal to an entity it has not seen as a
+// start (slow, and reported with ReportStarted when report is set) and
+// every later one fast, and records the lowest in-flight limit seen.
+type startingTemporal struct {
+	mu     sync.Mutex
+	seen   map[string]bool
+	report bool
+}
+
+func (s *startingTemporal) SignalWithStart(ctx context.Context, t Target, _ *schemas.SignalBatch) error {
+	s.mu.Lock()
+	start := !s.seen[t.WorkflowID]
+	s.seen[t.WorkflowID] = true
+	s.mu.Unlock()
+	took := time.Millisecond
+	if start {
+		took = 40 * time.Millisecond
+	}
+	time.Sleep(took)
+	if start && s.report {
+		ReportStarted(ctx)
+	}
+	return nil
+}
+
+// Cold entities among warm ones do not shrink AdaptiveInFlight's limit: a
+// start's latency is the cost of a new history, not a sign that running
+// workflows fall behind. Without the report, the same traffic does shrink
+// it, which is what made cold bursts slow with adaptive in flight.
+func TestDispatcherAdaptiveInFlightIgnoresStarts(t *testing.T) {
+	for _, report := range []bool{true, false} {
+		t.Run(fmt.Sprintf("report=%v", report), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			sig := &startingTemporal{seen: map[string]bool{}, report: report}
+			d, err := NewDispatcher(ctx, Config{MaxInFlight: 32, MinInterval: -1}, sig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acks := &ackLog{acked: map[int64]int{}}
+			var off int64
+			lowest, newKeys := 32, 0
+			for range 60 {
+				var recs []consumers.Record
+				add := func(key string) {
+					recs = append(recs, consumers.Record{Topic: "t", Offset: off, Key: []byte(key), Size: 10,
+						Event: schemas.Event{ID: fmt.Sprint(off), Type: "x"}, Target: target(key)})
+					off++
+				}
+				for k := range 20 {
+					add(fmt.Sprintf("warm%d", k))
+				}
+				for range 10 {
+					add(fmt.Sprintf("new%d", newKeys))
+					newKeys++
+				}
+				d.Enqueue(recs, acks)
+				for d.Stats().Buffered > 0 && ctx.Err() == nil {
+					lowest = min(lowest, d.Stats().InFlightLimit)
+					time.Sleep(time.Millisecond)
+				}
+			}
+			st := d.Stats()
+			if st.Events != off {
+				t.Fatalf("%d of %d events delivered", st.Events, off)
+			}
+			wantStarts := int64(0)
+			if report {
+				wantStarts = int64(20 + newKeys)
+			}
+			if st.Started != wantStarts {
+				t.Fatalf("Stats.Started %d, want %d", st.Started, wantStarts)
+			}
+			switch {
+			case report && lowest < 32:
+				t.Fatalf("the limit fell to %d with starts reported; want it to stay at MaxInFlight 32", lowest)
+			case !report && lowest >= 32:
+				t.Fatalf("the limit never fell without the report (lowest %d): the test does not exercise the limiter", lowest)
+			}
+		})
+	}
+}
+
+// ReportStarts passes on what Temporal's response says about the start.
+func TestReportStarts(t *testing.T) {
+	icpt := ReportStarts()
+	for _, c := range []struct {
+		name    string
+		started bool
+		err     error
+		want    bool
+	}{
+		{"started", true, nil, true},
+		{"signalled a running workflow", false, nil, false},
+		{"failed", true, errors.New("unavailable"), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var o callOutcome
+			ctx := context.WithValue(context.Background(), outcomeKey{}, &o)
+			reply := &workflowservice.SignalWithStartWorkflowExecutionResponse{}
+			invoker := func(_ context.Context, _ string, _, reply any, _ *grpc.ClientConn, _ ...grpc.CallOption) error {
+				reply.(*workflowservice.SignalWithStartWorkflowExecutionResponse).Started = c.started
+				return c.err
+			}
+			if err := icpt(ctx, "/x", &workflowservice.SignalWithStartWorkflowExecutionRequest{}, reply, nil, invoker); err != c.err {
+				t.Fatalf("error %v, want %v", err, c.err)
+			}
+			if o.started != c.want {
+				t.Fatalf("reported started=%v, want %v", o.started, c.want)
+			}
+		})
+	}
+	ReportStarted(context.Background()) // outside a dispatcher's call: nothing to report to
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"go.temporal.io/api/proxy"
+	"go.temporal.io/api/workflowservice/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
@@ -53,6 +54,40 @@ func SafeRoutingHeaders() grpc.UnaryClientInterceptor {
 			ctx = metadata.NewOutgoingContext(ctx, md)
 		}
 		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+}
+
+// ReportStarts is a gRPC client interceptor that tells the dispatcher
+// which Signal-With-Starts started their workflow: Temporal's response says
+// so, and the SDK drops it. The dispatcher keeps that latency (a start
+// writes a new history, several times a signal's work) out of the
+// latency the in-flight limit follows, and counts the starts (Stats.Started). Without
+// it every call counts as a signal to a running workflow. Add it to the
+// bridge's Temporal client beside SafeRoutingHeaders.
+func ReportStarts() grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		err := invoker(ctx, method, req, reply, cc, opts...)
+		if r, ok := reply.(*workflowservice.SignalWithStartWorkflowExecutionResponse); ok && err == nil && r.GetStarted() {
+			ReportStarted(ctx)
+		}
+		return err
+	}
+}
+
+// outcomeKey keys the dispatcher's *callOutcome in a call's context.
+type outcomeKey struct{}
+
+// callOutcome is what one Signal-With-Start reported besides its error.
+type callOutcome struct{ started bool }
+
+// ReportStarted tells the dispatcher that the Signal-With-Start it made
+// under ctx started the workflow rather than signalling a running one. A
+// Signaler of its own calls it (ReportStarts does for TemporalSignaler);
+// outside a dispatcher's call it does nothing. It must be called before
+// SignalWithStart returns.
+func ReportStarted(ctx context.Context) {
+	if o, ok := ctx.Value(outcomeKey{}).(*callOutcome); ok {
+		o.started = true
 	}
 }
 

@@ -34,6 +34,8 @@ func runBench(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.Warm, "warm", false, "start every entity workflow first (unmeasured); the naive baseline then signals the same workflows")
 	var spacing time.Duration
 	minIntervalFlag(fs, &spacing)
+	var adaptive bool
+	adaptiveFlag(fs, &adaptive)
 	ephemeral := fs.Bool("ephemeral-temporal", false, "run the Temporal dev server on in-memory SQLite instead of a file")
 	md := fs.String("markdown", "", "also write the results as a Markdown table to this file")
 	perfDir := fs.String("perf-dir", "", "sample the Temporal server with perf during each measured phase into DIR/<phase>.perf")
@@ -70,7 +72,7 @@ func runBench(ctx context.Context, args []string) error {
 	defer st.Close()
 	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
 	base.ClickHouse.Addr = st.ClickHouse.Addr
-	base.Bridge.MinInterval = minInterval(spacing)
+	base.Bridge.MinInterval, base.Bridge.FixedInFlight = minInterval(spacing), !adaptive
 	fmt.Fprintln(os.Stderr, "running: bridge full speed, bridge half rate, naive baseline ...")
 	rs, err := bench.Run(ctx, base, bench.Procs{Temporal: st.Temporal.Pid(), ClickHouse: st.ClickHouse.Pid(), PerfDir: *perfDir, ProfileDir: *pprofDir}, o, log)
 	if err != nil {
@@ -134,7 +136,7 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 		}
 	}
 	if full != nil && full.ShareOfBare > 0 {
-		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",
+		fmt.Fprintf(w, "\nShare of bare capacity (bridge full speed, mean of the mirror-off phases on either side of it, ÷ a bare workflow at the same events per signal, payload and concurrency): %.2f; Temporal CPU per signal: bridge %s, bare %s.\n",
 			full.ShareOfBare, perSignal(full), perSignal(find("events per signal")))
 	}
 	if cold := find(bench.ColdBridgePhase); cold != nil && cold.ShareOfBare > 0 {

@@ -109,14 +109,20 @@ func (b *bridgeTuning) register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.linger, "linger", 0, "wait this long before an idle entity's first batch, so more events join it")
 	minIntervalFlag(fs, &b.minInterval)
 	fs.IntVar(&b.maxInFlight, "max-in-flight", 64, "concurrent Signal-With-Start calls")
-	fs.BoolVar(&b.adaptive, "adaptive-in-flight", false, "let the calls in flight (4 to --max-in-flight) follow the latency Temporal accepts them with: a saturated server gets fewer, larger signals (fewer actions, lower latency at a sustained rate), at the price of slower cold starts (see BENCHMARKS.md)")
+	adaptiveFlag(fs, &b.adaptive)
 	fs.IntVar(&b.maxBuffered, "max-buffered", 100_000, "events held before the consumer stops fetching (backpressure)")
 }
 
 func (b *bridgeTuning) apply(c *app.Config) {
 	c.Bridge.MaxBatchEvents, c.Bridge.MaxBatchBytes, c.Bridge.Linger = b.maxEvents, b.maxBytes, b.linger
 	c.Bridge.MaxInFlight, c.Bridge.MaxBuffered = b.maxInFlight, b.maxBuffered
-	c.Bridge.AdaptiveInFlight, c.Bridge.MinInterval = b.adaptive, minInterval(b.minInterval)
+	c.Bridge.FixedInFlight, c.Bridge.MinInterval = !b.adaptive, minInterval(b.minInterval)
+}
+
+// adaptiveFlag registers --adaptive-in-flight, on by default
+// (bridge.Config.FixedInFlight is its inverse).
+func adaptiveFlag(fs *flag.FlagSet, on *bool) {
+	fs.BoolVar(on, "adaptive-in-flight", true, "let the calls in flight (4 to --max-in-flight) follow the latency Temporal accepts signals to running workflows with: a saturated server gets fewer, larger signals (fewer actions, lower latency at a sustained rate); workflow starts do not count (=false keeps --max-in-flight under way)")
 }
 
 // minIntervalFlag registers --min-signal-interval, whose default is

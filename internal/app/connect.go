@@ -53,7 +53,7 @@ func dialTemporal(ctx context.Context, c *Config, tel *telemetry) (client.Client
 		return nil, err
 	}
 	o.ConnectionOptions.GrpcCompression = gc
-	o.ConnectionOptions.DialOptions = append(o.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(bridge.SafeRoutingHeaders()))
+	o.ConnectionOptions.DialOptions = append(o.ConnectionOptions.DialOptions, grpc.WithChainUnaryInterceptor(bridge.SafeRoutingHeaders(), bridge.ReportStarts()))
 	cl, err := client.DialContext(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("temporal %s: %w", c.TemporalAddr, err)

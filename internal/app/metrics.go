@@ -25,14 +25,15 @@ var (
 	descRejected      = prometheus.NewDesc("sluice_bridge_rejected_events_total", "Events Temporal refused even alone (dead-lettered as rejected-by-temporal).", nil, nil)
 	descBuffered      = prometheus.NewDesc("sluice_bridge_buffered_events", "Events held by the bridge, queued or in flight.", nil, nil)
 	descInFlight      = prometheus.NewDesc("sluice_bridge_inflight_signals", "Signal-With-Start calls under way now (at most --max-in-flight).", nil, nil)
-	descInFlightLimit = prometheus.NewDesc("sluice_bridge_inflight_limit", "Signal-With-Start calls allowed under way now: --max-in-flight, or less with --adaptive-in-flight while Temporal accepts slowly.", nil, nil)
+	descInFlightLimit = prometheus.NewDesc("sluice_bridge_inflight_limit", "Signal-With-Start calls allowed under way now: --max-in-flight, or less while Temporal accepts signals to running workflows slowly (--adaptive-in-flight).", nil, nil)
 	descEntities      = prometheus.NewDesc("sluice_bridge_active_entities", "Workflows with events queued or in flight in this bridge.", nil, nil)
+	descStarted       = prometheus.NewDesc("sluice_bridge_workflow_starts_total", "Accepted Signal-With-Starts that started their workflow (a new entity, or one whose run had closed), as Temporal reported.", nil, nil)
 	descSigTime       = prometheus.NewDesc("sluice_bridge_signal_seconds_total", "Time spent in accepted Signal-With-Start calls; divide by signals for the mean.", nil, nil)
 	descLag           = prometheus.NewDesc("sluice_consumer_lag", "Records between the group's committed offset and the end of the partition (asked of Kafka at most every 5 s).", []string{"topic", "partition"}, nil)
 )
 
 func (c *bridgeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descEvents, descSignals, descRetries, descRejected, descBuffered, descInFlight, descInFlightLimit, descEntities, descSigTime} {
+	for _, d := range []*prometheus.Desc{descEvents, descSignals, descRetries, descRejected, descBuffered, descInFlight, descInFlightLimit, descEntities, descSigTime, descStarted} {
 		ch <- d
 	}
 }
@@ -48,6 +49,7 @@ func (c *bridgeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descInFlightLimit, prometheus.GaugeValue, float64(st.InFlightLimit))
 	ch <- prometheus.MustNewConstMetric(descEntities, prometheus.GaugeValue, float64(st.Entities))
 	ch <- prometheus.MustNewConstMetric(descSigTime, prometheus.CounterValue, st.SignalTime.Seconds())
+	ch <- prometheus.MustNewConstMetric(descStarted, prometheus.CounterValue, float64(st.Started))
 }
 
 // LagTTL is how long one reading of the consumer group's lag serves

@@ -97,11 +97,13 @@ type Result struct {
 	TemporalPer10k             time.Duration // the Temporal dev server process
 	ClickHousePer10k           time.Duration // the ClickHouse server process
 	PeakRSS                    uint64        // this process, bytes
-	// Signals are the Signal-With-Starts Temporal accepted in the phase.
-	Signals int64
+	// Signals are the Signal-With-Starts Temporal accepted in the phase;
+	// Started those that started their workflow, as Temporal reported.
+	Signals, Started int64
 	// ShareOfBare is the bridge's events/s ÷ the bare workflow's at the
-	// same events per signal (full-speed phase), or ÷ bare cold starts/s
-	// (the cold phase).
+	// same events per signal (the full-speed phase, for the mean of it
+	// and the mirror-off-again phase, which run on either side of the
+	// bare one), or ÷ bare cold starts/s (the cold phase).
 	ShareOfBare float64
 	Mirror      *MirrorStats // phases with the history mirror on (mirror.go)
 	// Cost breaks the phase's Temporal work down per signal (cost.go).
@@ -125,7 +127,7 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	if _, err := app.Migrate(ctx, &base); err != nil {
 		return nil, fmt.Errorf("bench needs ClickHouse for the mirror phase: %w", err)
 	}
-	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.half.adaptive", "bench.steady", "bench.steady.spaced", "bench.naive"} {
+	for _, t := range []string{"bench.warm", "bench.bridge", "bench.again", "bench.half", "bench.half.other", "bench.steady", "bench.steady.spaced", "bench.naive"} {
 		c := base
 		c.InputTopic = t
 		if err := app.EnsureTopics(ctx, &c); err != nil {
@@ -201,28 +203,12 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 	full := len(results)
 	results = append(results, r)
 
-	// 1a. Full speed again with the history mirror on (mirror.go), at once:
-	// the bare phases below fill the worker's workflow cache with theirs.
-	on, err := runMirrorOnPhase(ctx, &base, prod, gen, tr, pids, o)
-	if err != nil {
-		return results, err
-	}
-	// 1b. Off again: the mirror-on phase is the second pass over the same
-	// entities (longer histories, a fuller cache), so it is compared with
-	// the mean of the phases on either side of it, not with the first.
-	acfg := bcfg
-	acfg.InputTopic, acfg.Group, acfg.Bridge.OnSignaled = "bench.again", "bench-bridge-again", nil
-	again, err := runBridgePhase(ctx, &acfg, prod, gen, tr, pids, o.Events, 0, 0, "sluice bridge, full speed, mirror off again")
-	if err != nil {
-		return results, err
-	}
-	if m := (r.EventsPerSec + again.EventsPerSec) / 2; m > 0 {
-		on.Mirror.ShareOfOff = on.EventsPerSec / m
-	}
-	results = append(results, on, again)
-
-	// 1c. The limit: a bare workflow at the bridge's mean batch size, as
+	// 1a. The limit: a bare workflow at the bridge's mean batch size, as
 	// many signals as the bridge sent (warm: its entities started first).
+	// It runs between two mirror-off bridge phases and is compared with
+	// their mean: a server slows as its database grows, so a bare phase
+	// after every bridge phase made the share drift upward with the run.
+	bareRate := 0.0
 	if r.Signals > 0 {
 		k := max(1, int(float64(r.Applied)/float64(r.Signals)+0.5))
 		if o.Warm {
@@ -253,11 +239,31 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 			return results, err
 		}
 		zr.Cost = cm.end(ctx, cmark, BareWorkflowType, zr.workflowIDs)
-		if br.EventsPerSec > 0 {
-			results[full].ShareOfBare = r.EventsPerSec / br.EventsPerSec
-		}
 		results = append(results, br, zr)
+		bareRate = br.EventsPerSec
 	}
+
+	// 1b. Full speed again with the history mirror on (mirror.go).
+	on, err := runMirrorOnPhase(ctx, &base, prod, gen, tr, pids, o)
+	if err != nil {
+		return results, err
+	}
+	// 1c. Off again: the mirror-on phase is a later pass over the same
+	// entities (longer histories, a larger database), so it is compared
+	// with the mean of the phases on either side of it, as the bare one.
+	acfg := bcfg
+	acfg.InputTopic, acfg.Group, acfg.Bridge.OnSignaled = "bench.again", "bench-bridge-again", nil
+	again, err := runBridgePhase(ctx, &acfg, prod, gen, tr, pids, o.Events, 0, 0, "sluice bridge, full speed, mirror off again")
+	if err != nil {
+		return results, err
+	}
+	if m := (r.EventsPerSec + again.EventsPerSec) / 2; m > 0 {
+		on.Mirror.ShareOfOff = on.EventsPerSec / m
+		if bareRate > 0 {
+			results[full].ShareOfBare = m / bareRate
+		}
+	}
+	results = append(results, on, again)
 
 	// The mirror is on for the paced phases too, caught up first.
 	off := results[full]
@@ -297,12 +303,16 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 			return err
 		}
 
-		// 2a. The same rate with the calls in flight following the latency
-		// Temporal accepts them with (bridge.Config.AdaptiveInFlight): when
-		// the server is saturated, entities wait in the bridge and their
-		// events go in fewer, larger signals.
-		if err := paced("bench.half.adaptive", "bench-half-adaptive", fmt.Sprintf("sluice bridge, half rate (%.0f/s), adaptive in flight", rate), n, rate,
-			func(c *app.Config) { c.Bridge.AdaptiveInFlight = true }); err != nil {
+		// 2a. The same rate with the calls in flight set the other way
+		// (bridge.Config.FixedInFlight): following the latency Temporal
+		// accepts signals with, a saturated server makes entities wait in
+		// the bridge and their events go in fewer, larger signals.
+		label := "adaptive in flight"
+		if !hcfg.Bridge.FixedInFlight {
+			label = "fixed in flight"
+		}
+		if err := paced("bench.half.other", "bench-half-other", fmt.Sprintf("sluice bridge, half rate (%.0f/s), %s", rate, label), n, rate,
+			func(c *app.Config) { c.Bridge.FixedInFlight = !c.Bridge.FixedInFlight }); err != nil {
 			return err
 		}
 
@@ -454,7 +464,7 @@ func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *w
 	r.Floor = ph.floor(rate > 0)
 	st := b.Stats()
 	r.ActionsPerEvent = actions(st)
-	r.Signals = st.Signals
+	r.Signals, r.Started = st.Signals, st.Started
 	if st.Signals > 0 {
 		c.Logger.Warn("bench: bridge phase", "name", name, "signals", st.Signals, "mean_signal_latency", st.SignalTime/time.Duration(st.Signals), "retries", st.Retries)
 	}

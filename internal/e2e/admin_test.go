@@ -84,9 +84,13 @@ func TestAdminEndpoints(t *testing.T) {
 	if n, _ := metric(body, "sluice_bridge_signal_duration_seconds_count"); n < signals {
 		t.Errorf("signal latency histogram counts %v calls, %v were accepted", n, signals)
 	}
-	// A fixed budget (no --adaptive-in-flight) allows the default 64.
-	if n, _ := metric(body, "sluice_bridge_inflight_limit"); n != 64 {
-		t.Errorf("in-flight limit %v, want the default 64", n)
+	// The adaptive limit lies between its floor of 4 and --max-in-flight;
+	// Temporal said which signals started a workflow: one per new entity.
+	if n, _ := metric(body, "sluice_bridge_inflight_limit"); n < 4 || n > 64 {
+		t.Errorf("in-flight limit %v, want 4 to the default 64", n)
+	}
+	if n, _ := metric(body, "sluice_bridge_workflow_starts_total"); n != float64(len(p.want)) {
+		t.Errorf("%v workflow starts counted, want one for each of the %d new entities", n, len(p.want))
 	}
 	for _, want := range []string{`sluice_kafka_connects_total{client="consumer"`, "temporal_request_total"} {
 		if !strings.Contains(body, want) {
