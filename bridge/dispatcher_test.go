@@ -526,7 +526,7 @@ func TestRecentStartsForgetsAfterTwoIntervals(t *testing.T) {
 
 // startingTemporal answers a signal to an entity it has not seen as a
 // start (slow, and reported with ReportStarted when report is set) and
-// every later one fast, and records the lowest in-flight limit seen.
+// every later one fast.
 type startingTemporal struct {
 	mu     sync.Mutex
 	seen   map[string]bool
@@ -549,7 +549,7 @@ func (s *startingTemporal) SignalWithStart(ctx context.Context, t Target, _ *sch
 	return nil
 }
 
-// Cold entities among warm ones do not shrink AdaptiveInFlight's limit: a
+// Cold entities among warm ones do not shrink the adaptive limit: a
 // start's latency is the cost of a new history, not a sign that running
 // workflows fall behind. Without the report, the same traffic does shrink
 // it, which is what made cold bursts slow with adaptive in flight.

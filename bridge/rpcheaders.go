@@ -58,10 +58,10 @@ func SafeRoutingHeaders() grpc.UnaryClientInterceptor {
 }
 
 // ReportStarts is a gRPC client interceptor that tells the dispatcher
-// which Signal-With-Starts started their workflow: Temporal's response says
-// so, and the SDK drops it. The dispatcher keeps that latency (a start
-// writes a new history, several times a signal's work) out of the
-// latency the in-flight limit follows, and counts the starts (Stats.Started). Without
+// which Signal-With-Starts started their workflow: Temporal's response
+// says so, and the SDK drops it. The dispatcher keeps a start's latency
+// (a new history, several times a signal's work) out of what the
+// in-flight limit follows, and counts the starts (Stats.Started). Without
 // it every call counts as a signal to a running workflow. Add it to the
 // bridge's Temporal client beside SafeRoutingHeaders.
 func ReportStarts() grpc.UnaryClientInterceptor {
