@@ -109,11 +109,16 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 			r.CPUPer10k.Seconds(), r.TemporalPer10k.Seconds(), r.ClickHousePer10k.Seconds(), r.PeakRSS>>20)
 	}
 	fmt.Fprintln(w, "\nfloor: the fewest actions per event the phase's events allow, one signal per distinct entity they went to, whatever the batching.")
-	find := func(part string) *bench.Result {
+	// find is the first phase whose name holds every part.
+	find := func(parts ...string) *bench.Result {
+	next:
 		for i := range rs {
-			if strings.Contains(rs[i].Name, part) {
-				return &rs[i]
+			for _, part := range parts {
+				if !strings.Contains(rs[i].Name, part) {
+					continue next
+				}
 			}
+			return &rs[i]
 		}
 		return nil
 	}
@@ -125,6 +130,15 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 	if half := find("half rate"); half != nil && full != nil && full.Elapsed > 0 && half.Floor.WindowSignalsPerSec > 0 {
 		fmt.Fprintf(w, "\nHalf rate: delivering every event within %s of its produce takes at least %.0f signals/s (%d for %d events: the fewest, per entity one signal %s after its oldest unsent event); the full-speed phase carried %.0f signals/s.\n",
 			bench.LatencyWindow, half.Floor.WindowSignalsPerSec, half.Floor.WindowSignals, half.Offered, bench.LatencyWindow, float64(full.Signals)/full.Elapsed.Seconds())
+		if half.Floor.Reachable > 0 {
+			fmt.Fprintf(w, "At that rate no batching delivers every event of the phase sooner than %s after its produce (the shortest wait whose fewest signals fit in it); the bridge's p99 was %s",
+				half.Floor.Reachable.Round(10*time.Millisecond), half.P99.Round(time.Millisecond))
+			if other := find("half rate (", "/s), "); other != nil {
+				fmt.Fprintf(w, ", and %s with %s (its events' shortest wait: %s)", other.P99.Round(time.Millisecond),
+					other.Name[strings.LastIndex(other.Name, ", ")+2:], other.Floor.Reachable.Round(10*time.Millisecond))
+			}
+			fmt.Fprintln(w, ".")
+		}
 	}
 	if st := find(bench.SustainablePhase); st != nil && full != nil && full.Elapsed > 0 {
 		fmt.Fprintf(w, "\nSustainable rate: at %.0f events/s the fewest signals within %s are %.0f/s, %.0f%% of the full-speed phase's %.0f signals/s; there the bridge sent %.3f actions/event with p50 %s, p99 %s.\n",

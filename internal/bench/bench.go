@@ -277,9 +277,15 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 		hcfg.Bridge.MaxInFlight = o.Concurrency
 		rate := off.EventsPerSec / 2
 		n := int(rate * o.HalfRateFor.Seconds())
+		// What the server carried at full speed: the paced phases' latency
+		// is read against the shortest wait that rate allows.
+		var capacity float64
+		if off.Elapsed > 0 {
+			capacity = float64(off.Signals) / off.Elapsed.Seconds()
+		}
 		mark := mr.snapshot()
 		phaseStart := time.Now()
-		r, err := runBridgePhase(ctx, &hcfg, prod, gen, tr, pids, n, rate, 0, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
+		r, err := runBridgePhase(ctx, &hcfg, prod, gen, tr, pids, n, rate, capacity, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
 		if err == nil {
 			r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &hcfg, phaseStart)
 			r.Mirror = mr.since(mark)
@@ -296,7 +302,7 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 			c := hcfg
 			c.InputTopic, c.Group = topic, group
 			tune(&c)
-			r, err := runBridgePhase(ctx, &c, prod, gen, tr, pids, n, rate, 0, name)
+			r, err := runBridgePhase(ctx, &c, prod, gen, tr, pids, n, rate, capacity, name)
 			if err == nil {
 				results = append(results, r)
 			}
@@ -322,10 +328,10 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 		// settings, then with a busy entity's signals spaced the other way
 		// (bridge.Config.MinInterval): off if the run spaces them, else by
 		// a quarter of the latency window.
-		if off.Elapsed <= 0 || off.Signals <= 0 {
+		if capacity <= 0 {
 			return nil
 		}
-		srate := sustainableRate(o, SustainableShare*float64(off.Signals)/off.Elapsed.Seconds(), rate)
+		srate := sustainableRate(o, SustainableShare*capacity, rate)
 		sn := max(1, int(srate*o.HalfRateFor.Seconds()))
 		if err := paced("bench.steady", "bench-steady", fmt.Sprintf("%s (%.0f/s)", SustainablePhase, srate), sn, srate, func(*app.Config) {}); err != nil {
 			return err
@@ -442,7 +448,11 @@ func produce(ctx context.Context, prod *kgo.Client, gen *workload, tr *tracker, 
 	return nil
 }
 
-func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *workload, tr *tracker, pids Procs, n int, rate float64, _ time.Duration, name string) (Result, error) {
+// runBridgePhase runs the bridge over n events produced at rate per second
+// (0: full speed); capacity is the signals/s the server carried at full
+// speed (0: not yet known), against which a paced phase's reachable
+// latency is found (Floor.Reachable).
+func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *workload, tr *tracker, pids Procs, n int, rate, capacity float64, name string) (Result, error) {
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b, err := app.NewBridge(pctx, c)
@@ -461,7 +471,7 @@ func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *w
 	}
 	applied := ph.wait(ctx, n, 10*time.Minute)
 	r := m.finish(name, n, applied, ph)
-	r.Floor = ph.floor(rate > 0)
+	r.Floor = ph.floor(rate > 0, capacity)
 	st := b.Stats()
 	r.ActionsPerEvent = actions(st)
 	r.Signals, r.Started = st.Signals, st.Started
@@ -556,7 +566,7 @@ func runNaivePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *wo
 	}
 	applied := ph.wait(ctx, o.NaiveEvents, o.NaiveBudget-time.Since(m.start))
 	r := m.finish(name, o.NaiveEvents, applied, ph)
-	r.Floor = ph.floor(false)
+	r.Floor = ph.floor(false, 0)
 	if d := delivered.Load(); d > 0 {
 		r.ActionsPerEvent = float64(calls.Load()) / float64(d)
 	}

@@ -102,7 +102,14 @@ func TestMiniatureRun(t *testing.T) {
 	if f := half.Floor; f.WindowSignals < f.Entities || f.WindowSignalsPerSec <= 0 {
 		t.Errorf("half rate: %d signals against a 2 s floor %+v", half.Signals, f)
 	}
-	if f := full.Floor; f.WindowSignals != 0 {
+	// The half-rate phases are read against the shortest wait the
+	// full-speed phase's signal rate allows their events.
+	for _, r := range []Result{half, other, steady, spaced} {
+		if f := r.Floor; f.Reachable <= 0 || f.Reachable >= maxReachable {
+			t.Errorf("%s: no reachable window against the full-speed capacity: %+v", r.Name, f)
+		}
+	}
+	if f := full.Floor; f.WindowSignals != 0 || f.Reachable != 0 {
 		t.Errorf("full speed has no latency window, floor %+v", f)
 	}
 	if full.P50 <= 0 || full.P99 < full.P50 || full.CPUPer10k <= 0 || full.PeakRSS == 0 {

@@ -25,6 +25,15 @@ type Floor struct {
 	// WindowSignalsPerSec those per second of producing.
 	WindowSignals       int
 	WindowSignalsPerSec float64
+	// Reachable is the shortest wait within which any batching could
+	// deliver every event of the phase (paced phases only) if the server
+	// carries no more signals per second than the full-speed phase did:
+	// the smallest window whose floor, sent between the first produce and
+	// the last produce plus the window, fits in that rate. Where it
+	// exceeds LatencyWindow, the latency target is beyond this server
+	// whatever the bridge does, and the bridge's p99 is to be read
+	// against it.
+	Reachable time.Duration
 }
 
 // ActionsPerEvent is the floor of actions per event.
@@ -54,8 +63,41 @@ func floorSignals(ps []produced, w time.Duration) int {
 	return n
 }
 
-// floor measures ph's floor; paced phases also get the window's.
-func (ph *phase) floor(paced bool) Floor {
+// reachableWindow is the smallest window w (to reachableStep) whose
+// floor fits in capacity signals/s over the time the signals may take,
+// span + w; longer windows need fewer signals over a longer time, so the
+// test is monotone and bisection finds it. Beyond maxReachable: that.
+func reachableWindow(ps []produced, span time.Duration, capacity float64) time.Duration {
+	fits := func(w time.Duration) bool {
+		return float64(floorSignals(ps, w)) <= capacity*(span+w).Seconds()
+	}
+	lo, hi := time.Duration(0), reachableStep
+	for !fits(hi) {
+		if hi >= maxReachable {
+			return maxReachable
+		}
+		lo, hi = hi, min(2*hi, maxReachable)
+	}
+	for hi-lo > reachableStep {
+		if mid := (lo + hi) / 2; fits(mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// The reachable window's resolution and bound.
+const (
+	reachableStep = 10 * time.Millisecond
+	maxReachable  = time.Hour
+)
+
+// floor measures ph's floor; paced phases also get the window's and, when
+// capacity (signals/s the server carried at full speed) is known, the
+// shortest reachable window.
+func (ph *phase) floor(paced bool, capacity float64) Floor {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
 	f := Floor{Entities: floorSignals(ph.produced, 0)}
@@ -63,6 +105,9 @@ func (ph *phase) floor(paced bool) Floor {
 		f.WindowSignals = floorSignals(ph.produced, LatencyWindow)
 		if span := ph.produced[len(ph.produced)-1].at.Sub(ph.produced[0].at); span > 0 {
 			f.WindowSignalsPerSec = float64(f.WindowSignals) / span.Seconds()
+			if capacity > 0 {
+				f.Reachable = reachableWindow(ph.produced, span, capacity)
+			}
 		}
 	}
 	return f

@@ -23,12 +23,47 @@ func TestFloorSignals(t *testing.T) {
 		t.Errorf("1 ns window: %d signals, want one per event, 8", got)
 	}
 	ph := &phase{produced: ps}
-	f := ph.floor(true)
-	if f.Entities != 3 || f.WindowSignals != 6 || f.WindowSignalsPerSec != 6.0/9 {
+	f := ph.floor(true, 0)
+	if f.Entities != 3 || f.WindowSignals != 6 || f.WindowSignalsPerSec != 6.0/9 || f.Reachable != 0 {
 		t.Errorf("floor %+v", f)
 	}
 	if got := f.ActionsPerEvent(len(ps)); got != 3.0/8 {
 		t.Errorf("floor actions/event %v, want 3/8", got)
+	}
+}
+
+// TestReachableWindow: one entity, an event every 100 ms for 10 s (101
+// events). A window w sends ceil(101 / (w/100ms + 1)) signals, within
+// 10 s + w. At 1 signal/s: 1 s sends 10 in 11 s and fits; 990 ms sends 11
+// in 10.99 s and does not.
+func TestReachableWindow(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	var ps []produced
+	for ms := 0; ms <= 10_000; ms += 100 {
+		ps = append(ps, produced{t0.Add(time.Duration(ms) * time.Millisecond), "a"})
+	}
+	span := 10 * time.Second
+	if got := reachableWindow(ps, span, 1); got < time.Second || got >= time.Second+reachableStep {
+		t.Errorf("1 signal/s: reachable %s, want 1 s", got)
+	}
+	// One signal for all 101 events needs 10 s; at 0.01/s it must also
+	// wait until 100 s have passed since the first produce: 90 s.
+	if got := reachableWindow(ps, span, 0.01); got < 90*time.Second || got >= 90*time.Second+reachableStep {
+		t.Errorf("0.01 signals/s: reachable %s, want 90 s", got)
+	}
+	// A server that carries a signal per event: no wait beyond the resolution.
+	if got := reachableWindow(ps, span, 1000); got > reachableStep {
+		t.Errorf("1,000 signals/s: reachable %s, want at most %s", got, reachableStep)
+	}
+	if got := reachableWindow(ps, span, 1e-9); got != maxReachable {
+		t.Errorf("no capacity to speak of: %s, want the bound %s", got, maxReachable)
+	}
+	ph := &phase{produced: ps}
+	if f := ph.floor(true, 1); f.Reachable != reachableWindow(ps, span, 1) {
+		t.Errorf("floor at 1 signal/s: %+v", f)
+	}
+	if f := ph.floor(false, 1); f.Reachable != 0 {
+		t.Errorf("an unpaced phase has no reachable window: %+v", f)
 	}
 }
 
