@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/bridge"
 	"github.com/sluicehq/sluice/internal/app"
 	"github.com/sluicehq/sluice/internal/bench"
 	"github.com/sluicehq/sluice/internal/stack"
@@ -36,6 +37,9 @@ func runBench(ctx context.Context, args []string) error {
 	minIntervalFlag(fs, &spacing)
 	var adaptive bool
 	adaptiveFlag(fs, &adaptive)
+	var maxEvents, maxBytes int
+	fs.IntVar(&maxEvents, "max-batch-events", 0, "events per Signal-With-Start at most, every bridge phase (0: the bridge's default, 500)")
+	fs.IntVar(&maxBytes, "max-batch-bytes", 0, "event bytes per Signal-With-Start at most, every bridge phase (0: the bridge's default, 1 MiB)")
 	ephemeral := fs.Bool("ephemeral-temporal", false, "run the Temporal dev server on in-memory SQLite instead of a file")
 	md := fs.String("markdown", "", "also write the results as a Markdown table to this file")
 	perfDir := fs.String("perf-dir", "", "sample the Temporal server with perf during each measured phase into DIR/<phase>.perf")
@@ -60,6 +64,12 @@ func runBench(ctx context.Context, args []string) error {
 	if o.ZipfS <= 1 {
 		return fmt.Errorf("--zipf must be greater than 1")
 	}
+	if maxEvents < 0 || maxBytes < 0 {
+		return fmt.Errorf("--max-batch-events and --max-batch-bytes must not be negative (0: the default)")
+	}
+	if err := (&bridge.Config{MaxBatchBytes: maxBytes}).Validate(); err != nil {
+		return fmt.Errorf("--max-batch-bytes: %w", err)
+	}
 	log, err := newLogger("text", *logLevel)
 	if err != nil {
 		return err
@@ -73,6 +83,7 @@ func runBench(ctx context.Context, args []string) error {
 	base := app.Config{Brokers: st.Kafka.Brokers, TemporalAddr: st.Temporal.HostPort}
 	base.ClickHouse.Addr = st.ClickHouse.Addr
 	base.Bridge.MinInterval, base.Bridge.FixedInFlight = minInterval(spacing), !adaptive
+	base.Bridge.MaxBatchEvents, base.Bridge.MaxBatchBytes = maxEvents, maxBytes
 	fmt.Fprintln(os.Stderr, "running: bridge full speed, bridge half rate, naive baseline ...")
 	rs, err := bench.Run(ctx, base, bench.Procs{Temporal: st.Temporal.Pid(), ClickHouse: st.ClickHouse.Pid(), PerfDir: *perfDir, ProfileDir: *pprofDir}, o, log)
 	if err != nil {
