@@ -169,6 +169,7 @@ func report(w io.Writer, rs []bench.Result, o bench.Options) {
 			cold.ShareOfBare, cold.EventsPerSec, cold.EventsPerSec/cold.ShareOfBare)
 	}
 	costTable(w, rs)
+	waitsTable(w, rs)
 	on := find("mirror on")
 	if on == nil || on.Mirror == nil || full == nil {
 		return
@@ -217,5 +218,25 @@ func costTable(w io.Writer, rs []bench.Result) {
 		fmt.Fprintf(w, "| %s | %s | %.2f | %.0f | %.3f | %.3f | %.3f (%.0f B) | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s |\n",
 			r.Name, perSignal(&r), c.Events, c.Bytes, c.Tasks, c.TaskTimeouts, c.Markers, c.MarkerB, c.Timers, c.Activities, c.OtherCommands,
 			c.StickyHits, c.StickyMisses, c.ForcedEvictions, c.HistoryFetches, c.WorkerTaskTime.Round(10*time.Microsecond))
+	}
+}
+
+// waitsTable sets the paced phases' latency beside where their signals
+// waited: what is not in the call or the workflow task was in the bridge.
+func waitsTable(w io.Writer, rs []bench.Result) {
+	header := false
+	for _, r := range rs {
+		ws := r.Waits
+		if ws == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w, "\nWhere the paced phases' signals waited (means; an event's produce → applied is its wait in the bridge plus these):")
+			fmt.Fprintln(w, "\n| phase | p50 | p99 | Signal-With-Start call | workflow task queued | workflow task run | workflow tasks/signal |")
+			fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+			header = true
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.3f |\n", r.Name, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond),
+			ws.Accept.Round(100*time.Microsecond), ws.TaskQueued.Round(100*time.Microsecond), ws.TaskRun.Round(100*time.Microsecond), ws.Tasks)
 	}
 }

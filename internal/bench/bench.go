@@ -108,6 +108,10 @@ type Result struct {
 	Mirror      *MirrorStats // phases with the history mirror on (mirror.go)
 	// Cost breaks the phase's Temporal work down per signal (cost.go).
 	Cost *Cost
+	// Waits is where a paced phase's signals spent their time (cost.go).
+	Waits *Waits
+	// SignalTime sums the latency of the signals Temporal accepted.
+	SignalTime time.Duration
 	// Floor is the fewest signals the phase's events allow (floor.go);
 	// zero for the bare phases, which are given their signals.
 	Floor Floor
@@ -283,10 +287,11 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 		if off.Elapsed > 0 {
 			capacity = float64(off.Signals) / off.Elapsed.Seconds()
 		}
-		mark := mr.snapshot()
+		mark, wmark := mr.snapshot(), cm.begin()
 		phaseStart := time.Now()
 		r, err := runBridgePhase(ctx, &hcfg, prod, gen, tr, pids, n, rate, capacity, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
 		if err == nil {
+			r.Waits = cm.waits(wmark, app.Domain.Type, r.Signals, r.SignalTime)
 			r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &hcfg, phaseStart)
 			r.Mirror = mr.since(mark)
 		}
@@ -302,8 +307,10 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 			c := hcfg
 			c.InputTopic, c.Group = topic, group
 			tune(&c)
+			wmark := cm.begin()
 			r, err := runBridgePhase(ctx, &c, prod, gen, tr, pids, n, rate, capacity, name)
 			if err == nil {
+				r.Waits = cm.waits(wmark, app.Domain.Type, r.Signals, r.SignalTime)
 				results = append(results, r)
 			}
 			return err
@@ -474,7 +481,7 @@ func runBridgePhase(ctx context.Context, c *app.Config, prod *kgo.Client, gen *w
 	r.Floor = ph.floor(rate > 0, capacity)
 	st := b.Stats()
 	r.ActionsPerEvent = actions(st)
-	r.Signals, r.Started = st.Signals, st.Started
+	r.Signals, r.Started, r.SignalTime = st.Signals, st.Started, st.SignalTime
 	if st.Signals > 0 {
 		c.Logger.Warn("bench: bridge phase", "name", name, "signals", st.Signals, "mean_signal_latency", st.SignalTime/time.Duration(st.Signals), "retries", st.Retries)
 	}

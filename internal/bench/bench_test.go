@@ -109,6 +109,17 @@ func TestMiniatureRun(t *testing.T) {
 			t.Errorf("%s: no reachable window against the full-speed capacity: %+v", r.Name, f)
 		}
 	}
+	// And with where their signals waited: every signal was a call and
+	// caused about one workflow task (fewer when signals share one, more
+	// for a Continue-As-New's new run), picked up and run.
+	for _, r := range []Result{half, other, steady, spaced} {
+		if ws := r.Waits; ws == nil || ws.Accept <= 0 || ws.TaskQueued <= 0 || ws.TaskRun <= 0 || ws.Tasks <= 0 || ws.Tasks > 1.5 {
+			t.Errorf("%s: waits %+v", r.Name, ws)
+		}
+	}
+	if full.Waits != nil {
+		t.Errorf("full speed is not paced, waits %+v", full.Waits)
+	}
 	if f := full.Floor; f.WindowSignals != 0 || f.Reachable != 0 {
 		t.Errorf("full speed has no latency window, floor %+v", f)
 	}

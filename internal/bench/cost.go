@@ -162,6 +162,41 @@ func (m *costMeter) end(ctx context.Context, mark costMark, wtype string, ids []
 	return c
 }
 
+// Waits is where a paced phase's signals spent their time, as means: the
+// bridge's Signal-With-Start calls (sent → accepted), and the workflow
+// tasks they caused, from scheduled to picked up by the worker and from
+// there to completed. An event's produce → applied is its wait in the
+// bridge plus these; what is left of p50 after them was the bridge's
+// (coalescing, spacing, the in-flight limit).
+type Waits struct {
+	Accept, TaskQueued, TaskRun time.Duration
+	Tasks                       float64 // workflow tasks per signal
+}
+
+// waits reads a phase's Waits from the worker's SDK metrics since mark,
+// for workflows of type wtype, given the bridge's signals and their
+// summed latency (bridge.Stats).
+func (m *costMeter) waits(mark costMark, wtype string, signals int64, signalTime time.Duration) *Waits {
+	if signals <= 0 {
+		return nil
+	}
+	after := m.scrape()
+	wt := []string{`workflow_type="` + wtype + `"`}
+	d := func(name string) float64 { return sumMetric(after, name, wt) - sumMetric(mark.metrics, name, wt) }
+	mean := func(name string) time.Duration {
+		if n := d(name + "_count"); n > 0 {
+			return time.Duration(d(name+"_sum") / n * float64(time.Second))
+		}
+		return 0
+	}
+	return &Waits{
+		Accept:     signalTime / time.Duration(signals),
+		TaskQueued: mean("temporal_workflow_task_schedule_to_start_latency_seconds"),
+		TaskRun:    mean("temporal_workflow_task_execution_latency_seconds"),
+		Tasks:      d("temporal_workflow_task_schedule_to_start_latency_seconds_count") / float64(signals),
+	}
+}
+
 // reverse calls fn for every event of workflow id (its current run, and the
 // runs it continued from) at or after since, newest first.
 func (m *costMeter) reverse(ctx context.Context, id string, since time.Time, fn func(*historypb.HistoryEvent)) error {
