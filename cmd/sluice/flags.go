@@ -27,7 +27,7 @@ type connFlags struct {
 	input, milestones, dlq, group, taskQueue, idPrefix string
 	logFormat, logLevel, routes                        string
 	deploymentName, buildID                            string
-	maxSignalsPerRun, workflowCacheSize                int
+	maxSignalsPerRun, workflowCacheSize, taskPollers   int
 	// envErrs are environment variables that did not parse, reported by
 	// config so a bad value is refused at start, not taken for a default.
 	envErrs                                      []error
@@ -74,6 +74,7 @@ func (c *connFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.buildID, "build-id", env("SLUICE_BUILD_ID", env("TEMPORAL_WORKER_BUILD_ID", "")), "worker: this build's id in the Worker Deployment; set, entity workflows are Pinned to it and move to the current version at Continue-As-New; empty: unversioned ($SLUICE_BUILD_ID, $TEMPORAL_WORKER_BUILD_ID)")
 	fs.IntVar(&c.maxSignalsPerRun, "max-signals-per-run", c.envInt("SLUICE_MAX_SIGNALS_PER_RUN"), "worker: entity workflows continue as new after this many signals (0: the domain's own threshold, 2,000 by default); with Worker Versioning, also how soon an entity moves to a new current build ($SLUICE_MAX_SIGNALS_PER_RUN)")
 	fs.IntVar(&c.workflowCacheSize, "workflow-cache-size", c.envInt("SLUICE_WORKFLOW_CACHE_SIZE"), "worker: entity workflows kept in memory between their tasks (0: the SDK's 10,000); one evicted replays its whole history on its next task, so size it to the entities active at once ($SLUICE_WORKFLOW_CACHE_SIZE)")
+	fs.IntVar(&c.taskPollers, "workflow-task-pollers", c.envInt("SLUICE_WORKFLOW_TASK_POLLERS"), fmt.Sprintf("worker: workflow-task polls kept open (0: %d); raise it while temporal_workflow_task_schedule_to_start_latency on /metrics grows and the worker has CPU to spare ($SLUICE_WORKFLOW_TASK_POLLERS)", app.DefaultWorkflowTaskPollers))
 	fs.StringVar(&c.idPrefix, "workflow-id-prefix", "ledger-", "workflow id = prefix + record key (without --routes)")
 	fs.StringVar(&c.orders, "orders-topic", "sluice.orders", "topic of the order domain (without --routes)")
 	fs.StringVar(&c.tickets, "tickets-topic", "sluice.tickets", "topic of the support agent domain (without --routes)")
@@ -123,7 +124,7 @@ func (c *connFlags) config() (*app.Config, error) {
 		InputTopic: c.input, MilestoneTopic: c.milestones, DLQTopic: c.dlq, Group: c.group,
 		TaskQueue: c.taskQueue, WorkflowIDPrefix: c.idPrefix, RoutesFile: c.routes, Logger: log,
 		Deployment:       app.Deployment{Name: c.deploymentName, BuildID: c.buildID},
-		MaxSignalsPerRun: c.maxSignalsPerRun, WorkflowCacheSize: c.workflowCacheSize,
+		MaxSignalsPerRun: c.maxSignalsPerRun, WorkflowCacheSize: c.workflowCacheSize, WorkflowTaskPollers: c.taskPollers,
 	}
 	cfg.ClickHouse.Addr, cfg.ClickHouse.Database, cfg.ClickHouse.Username = c.clickhouse, c.chDB, c.chUser
 	c.kafkaFlags.apply(cfg)

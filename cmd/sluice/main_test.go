@@ -110,6 +110,7 @@ func TestBadFlagsAreRejectedWithTheFix(t *testing.T) {
 		{"worker", []string{"--temporal-api-key", "k"}, "$SLUICE_TEMPORAL_API_KEY"},
 		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--temporal-compression", "zstd"}, "use auto, gzip or none"},
 		{"worker", []string{"--brokers", "x:1", "--temporal", "x:2", "--workflow-cache-size", "-5"}, "--workflow-cache-size -5: must be positive"},
+		{"worker", []string{"--brokers", "x:1", "--temporal", "x:2", "--workflow-task-pollers", "1"}, "--workflow-task-pollers 1: want 2 or more"},
 		{"bridge", []string{"--brokers", "x:1", "--temporal", "x:2", "--kafka-sasl", "SCRAM-SHA-512", "--kafka-user", "u"}, "$SLUICE_KAFKA_PASSWORD"},
 		{"dlq", []string{"list", "--brokers", "x:1", "--kafka-sasl", "GSSAPI"}, "want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"},
 		{"produce", []string{"--brokers", "x:1", "--generate", "1", "--kafka-tls-ca", "/nonexistent/ca.pem"}, "kafka TLS CA"},
@@ -143,6 +144,7 @@ func TestBadEnvironmentNumbersAreRejected(t *testing.T) {
 		args     []string
 	}{
 		{"worker", "SLUICE_WORKFLOW_CACHE_SIZE", []string{"--brokers", "x:1", "--temporal", "x:2"}},
+		{"worker", "SLUICE_WORKFLOW_TASK_POLLERS", []string{"--brokers", "x:1", "--temporal", "x:2"}},
 		{"worker", "SLUICE_MAX_SIGNALS_PER_RUN", []string{"--brokers", "x:1", "--temporal", "x:2"}},
 		{"dev", "SLUICE_MAX_SIGNALS_PER_RUN", nil},
 	} {

@@ -84,6 +84,11 @@ type Config struct {
 	// one replays its whole history: size it to the entities that are
 	// active at once, and watch temporal_sticky_cache_forced_eviction_total.
 	WorkflowCacheSize int
+	// WorkflowTaskPollers is how many workflow-task polls a worker keeps
+	// open (default DefaultWorkflowTaskPollers). Each poll brings one
+	// task; too few and tasks queue on the server while the worker idles
+	// (temporal_workflow_task_schedule_to_start_latency on /metrics).
+	WorkflowTaskPollers int
 	// MirrorInterval between mirror sweeps, overriding the default 5s.
 	MirrorInterval time.Duration
 	// MirrorInsertEvery is how long the mirror gathers milestone and live
@@ -186,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSignalsPerRun < 0 {
 		errs = append(errs, fmt.Errorf("--max-signals-per-run %d: must be positive (or 0 for the domain's own threshold)", c.MaxSignalsPerRun))
+	}
+	if c.WorkflowTaskPollers < 0 || c.WorkflowTaskPollers == 1 {
+		errs = append(errs, fmt.Errorf("--workflow-task-pollers %d: want 2 or more (the SDK alternates sticky and shared polls), or 0 for %d", c.WorkflowTaskPollers, DefaultWorkflowTaskPollers))
 	}
 	if c.WorkflowCacheSize < 0 {
 		errs = append(errs, fmt.Errorf("--workflow-cache-size %d: must be positive (or 0 for the SDK's 10,000)", c.WorkflowCacheSize))

@@ -75,10 +75,9 @@ func RunWorker(ctx context.Context, c *Config) error {
 	}
 	w := worker.New(tc, c.TaskQueue, worker.Options{
 		Interceptors: feed,
-		// The SDK's default of two pollers caps workflow-task throughput at
-		// two long-poll round trips at a time; entity workflows are many and
-		// small, so poll wider.
-		MaxConcurrentWorkflowTaskPollers: 8,
+		// The SDK's default of two polls caps the tasks a worker takes per
+		// second at two round trips at a time (pollers.go).
+		MaxConcurrentWorkflowTaskPollers: c.workflowTaskPollers(),
 		DeploymentOptions:                workerDeployment(c),
 		// A sticky task not picked up within this is taken off this
 		// worker's queue and replayed from the whole history by any worker.

@@ -30,6 +30,9 @@ func TestAdminEndpoints(t *testing.T) {
 	// evicts, replays evicted entities from history, and says so.
 	e.cfg.WorkflowCacheSize = 4
 	t.Cleanup(func() { worker.SetStickyWorkflowCacheSize(10_000) }) // process-wide: the SDK's default again
+	// Fewer workflow-task polls than the default, so the count the worker
+	// keeps open is this setting's and not a constant.
+	e.cfg.WorkflowTaskPollers = 6
 	addr := e.runComponents(t, ctx, "bridge", "worker", "mirror")
 	get := func(component, path string) (int, string) {
 		a := addr(component)
@@ -67,6 +70,16 @@ func TestAdminEndpoints(t *testing.T) {
 	if !strings.Contains(wbody, "go_goroutines") {
 		t.Errorf("worker metrics lack the Go runtime collector")
 	}
+	// Idle, every workflow-task poller is in a poll, sticky or shared.
+	waitFor(t, ctx, 30*time.Second, "the worker to keep --workflow-task-pollers 6 polls open", func() (bool, string) {
+		_, body := get("worker", "/metrics")
+		open := 0.0
+		for _, m := range regexp.MustCompile(`(?m)^temporal_num_pollers\{[^}]*poller_type="workflow_(?:sticky_)?task"[^}]*\} (\S+)$`).FindAllStringSubmatch(body, -1) {
+			v, _ := strconv.ParseFloat(m[1], 64)
+			open += v
+		}
+		return open == 6, fmt.Sprintf("%v workflow-task polls open", open)
+	})
 	cached, _ := metric(wbody, "temporal_sticky_cache_size")
 	evicted, _ := metric(wbody, "temporal_sticky_cache_forced_eviction_total")
 	if cached <= 0 || cached > 4 || evicted <= 0 {
