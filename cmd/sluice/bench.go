@@ -203,40 +203,44 @@ func perSignal(r *bench.Result) string {
 // costTable breaks each measured phase's Temporal work down per accepted
 // signal: what the history holds and what the worker did.
 func costTable(w io.Writer, rs []bench.Result) {
-	header := false
+	t := table{w: w, title: "Per accepted signal (histories of every signalled workflow read back to the phase start; worker SDK metrics):",
+		cols: []string{"phase", "Temporal CPU", "history events", "history bytes", "workflow tasks", "task timeouts", "markers (bytes)", "timers",
+			"activities", "other commands", "sticky hits", "sticky misses", "forced evictions", "history fetches", "worker time per task"}}
 	for _, r := range rs {
-		c := r.Cost
-		if c == nil || c.Signals == 0 {
-			continue
+		if c := r.Cost; c != nil && c.Signals > 0 {
+			t.row("| %s | %s | %.2f | %.0f | %.3f | %.3f | %.3f (%.0f B) | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s |\n",
+				r.Name, perSignal(&r), c.Events, c.Bytes, c.Tasks, c.TaskTimeouts, c.Markers, c.MarkerB, c.Timers, c.Activities, c.OtherCommands,
+				c.StickyHits, c.StickyMisses, c.ForcedEvictions, c.HistoryFetches, c.WorkerTaskTime.Round(10*time.Microsecond))
 		}
-		if !header {
-			fmt.Fprintln(w, "\nPer accepted signal (histories of every signalled workflow read back to the phase start; worker SDK metrics):")
-			fmt.Fprintln(w, "\n| phase | Temporal CPU | history events | history bytes | workflow tasks | task timeouts | markers (bytes) | timers | activities | other commands | sticky hits | sticky misses | forced evictions | history fetches | worker time per task |")
-			fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-			header = true
-		}
-		fmt.Fprintf(w, "| %s | %s | %.2f | %.0f | %.3f | %.3f | %.3f (%.0f B) | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %s |\n",
-			r.Name, perSignal(&r), c.Events, c.Bytes, c.Tasks, c.TaskTimeouts, c.Markers, c.MarkerB, c.Timers, c.Activities, c.OtherCommands,
-			c.StickyHits, c.StickyMisses, c.ForcedEvictions, c.HistoryFetches, c.WorkerTaskTime.Round(10*time.Microsecond))
 	}
 }
 
 // waitsTable sets the paced phases' latency beside where their signals
 // waited: what is not in the call or the workflow task was in the bridge.
 func waitsTable(w io.Writer, rs []bench.Result) {
-	header := false
+	t := table{w: w, title: "Where the paced phases' signals waited (means; an event's produce → applied is its wait in the bridge plus these):",
+		cols: []string{"phase", "p50", "p99", "Signal-With-Start call", "workflow task queued", "workflow task run", "workflow tasks/signal"}}
 	for _, r := range rs {
-		ws := r.Waits
-		if ws == nil {
-			continue
+		if ws := r.Waits; ws != nil {
+			t.row("| %s | %s | %s | %s | %s | %s | %.3f |\n", r.Name, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond),
+				ws.Accept.Round(100*time.Microsecond), ws.TaskQueued.Round(100*time.Microsecond), ws.TaskRun.Round(100*time.Microsecond), ws.Tasks)
 		}
-		if !header {
-			fmt.Fprintln(w, "\nWhere the paced phases' signals waited (means; an event's produce → applied is its wait in the bridge plus these):")
-			fmt.Fprintln(w, "\n| phase | p50 | p99 | Signal-With-Start call | workflow task queued | workflow task run | workflow tasks/signal |")
-			fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
-			header = true
-		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %.3f |\n", r.Name, r.P50.Round(time.Millisecond), r.P99.Round(time.Millisecond),
-			ws.Accept.Round(100*time.Microsecond), ws.TaskQueued.Round(100*time.Microsecond), ws.TaskRun.Round(100*time.Microsecond), ws.Tasks)
 	}
+}
+
+// table is a Markdown table printed only if it gets a row: its title and
+// header go before the first.
+type table struct {
+	w       io.Writer
+	title   string
+	cols    []string
+	started bool
+}
+
+func (t *table) row(format string, args ...any) {
+	if !t.started {
+		fmt.Fprintf(t.w, "\n%s\n\n| %s |\n|%s\n", t.title, strings.Join(t.cols, " | "), strings.Repeat("---|", len(t.cols)))
+		t.started = true
+	}
+	fmt.Fprintf(t.w, format, args...)
 }
