@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -131,6 +133,9 @@ func SetCurrentVersion(ctx context.Context, c *Config, build string) (string, er
 	if err != nil {
 		return "", fmt.Errorf("set current version %s:%s: %w", c.DeploymentName(), build, err)
 	}
+	if err := awaitRouting(ctx, tc, c); err != nil {
+		return "", fmt.Errorf("set current version %s:%s: %w", c.DeploymentName(), build, err)
+	}
 	if r.PreviousVersion == nil {
 		return "", nil
 	}
@@ -150,5 +155,41 @@ func SetRampingVersion(ctx context.Context, c *Config, build string, percent flo
 	if err != nil {
 		return fmt.Errorf("ramp %s:%s to %g%%: %w", c.DeploymentName(), build, percent, err)
 	}
+	if err := awaitRouting(ctx, tc, c); err != nil {
+		return fmt.Errorf("ramp %s:%s to %g%%: %w", c.DeploymentName(), build, percent, err)
+	}
 	return nil
+}
+
+// RoutingPropagationTimeout bounds how long a routing change may take to
+// reach every task queue of the deployment before SetCurrentVersion and
+// SetRampingVersion say it has not.
+var RoutingPropagationTimeout = 30 * time.Second
+
+// awaitRouting returns once the deployment's last routing change has
+// reached its task queues. Temporal saves the change at once and
+// propagates it after: until then a Continue-As-New still lands on the
+// build that was current, so an entity that goes quiet right after it
+// would stay there, and "entities move at their next Continue-As-New"
+// would not yet hold. Servers that do not report propagation (before
+// 1.30) are taken as done.
+func awaitRouting(ctx context.Context, tc client.Client, c *Config) error {
+	ctx, cancel := context.WithTimeout(ctx, RoutingPropagationTimeout)
+	defer cancel()
+	for {
+		d, err := tc.WorkflowService().DescribeWorkerDeployment(ctx, &workflowservice.DescribeWorkerDeploymentRequest{
+			Namespace: c.Namespace, DeploymentName: c.DeploymentName(),
+		})
+		if err == nil && d.GetWorkerDeploymentInfo().GetRoutingConfigUpdateState() != enumspb.ROUTING_CONFIG_UPDATE_STATE_IN_PROGRESS {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = errors.New("still in progress")
+			}
+			return fmt.Errorf("the change is saved but has not reached every task queue after %s (%v): runs that continue as new meanwhile land on the previous routing; run `sluice rollout status` and repeat the command", RoutingPropagationTimeout, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
