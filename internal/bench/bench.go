@@ -287,11 +287,20 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 		if off.Elapsed > 0 {
 			capacity = float64(off.Signals) / off.Elapsed.Seconds()
 		}
-		mark, wmark := mr.snapshot(), cm.begin()
+		// runPaced runs a paced bridge phase and reads where its signals
+		// waited.
+		runPaced := func(c *app.Config, n int, rate float64, name string) (Result, error) {
+			wmark := cm.begin()
+			r, err := runBridgePhase(ctx, c, prod, gen, tr, pids, n, rate, capacity, name)
+			if err == nil {
+				r.Waits = cm.waits(wmark, app.Domain.Type, r.Signals, r.SignalTime)
+			}
+			return r, err
+		}
+		mark := mr.snapshot()
 		phaseStart := time.Now()
-		r, err := runBridgePhase(ctx, &hcfg, prod, gen, tr, pids, n, rate, capacity, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
+		r, err := runPaced(&hcfg, n, rate, fmt.Sprintf("sluice bridge, half rate (%.0f/s)", rate))
 		if err == nil {
-			r.Waits = cm.waits(wmark, app.Domain.Type, r.Signals, r.SignalTime)
 			r.MirrorLagP50, r.MirrorLagP99, r.MirrorEvents, err = mirrorLag(ctx, &hcfg, phaseStart)
 			r.Mirror = mr.since(mark)
 		}
@@ -307,10 +316,8 @@ func Run(ctx context.Context, base app.Config, pids Procs, o Options, log *slog.
 			c := hcfg
 			c.InputTopic, c.Group = topic, group
 			tune(&c)
-			wmark := cm.begin()
-			r, err := runBridgePhase(ctx, &c, prod, gen, tr, pids, n, rate, capacity, name)
+			r, err := runPaced(&c, n, rate, name)
 			if err == nil {
-				r.Waits = cm.waits(wmark, app.Domain.Type, r.Signals, r.SignalTime)
 				results = append(results, r)
 			}
 			return err
